@@ -1,0 +1,86 @@
+"""Checkpoints that hold tensors and plain data only, written atomically.
+
+RecBole 1.2.1 pickles its whole ``Config`` into every checkpoint, which torch >= 2.6
+refuses to load under its default ``weights_only=True`` (so ``load_best_model``
+fails after training). We store the configuration as JSON text instead and load
+with ``weights_only=True`` always: a file that carries any other pickled object is
+refused before any of its code can run.
+"""
+
+import enum
+import json
+import os
+import pickle
+import tempfile
+
+import torch
+
+FORMAT = "recbole_hier-checkpoint-1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot (or must not) be loaded."""
+
+
+def _plain(value):
+    """A JSON-able stand-in for config values YAML never produces."""
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def config_state(config):
+    """The parts of a RecBole ``Config`` needed to rebuild it, as JSON text."""
+    return {
+        "model": config["model"],
+        "dataset": config["dataset"],
+        # What the user set (files + dict + command line), enough to rebuild Config.
+        "external_config": json.dumps(config.external_config_dict, default=_plain),
+        # The resolved configuration, for reading only.
+        "final_config": json.dumps(config.final_config_dict, default=_plain),
+    }
+
+
+def external_config(checkpoint):
+    """The user's configuration stored in ``checkpoint`` (a dict)."""
+    return json.loads(checkpoint["config"]["external_config"])
+
+
+def save_checkpoint(state, path):
+    """Write ``state`` to ``path`` atomically (a reader never sees half a file)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """Load a checkpoint written by :func:`save_checkpoint`, never running pickled code."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"refusing to load {path!r}: it contains pickled Python objects, which could "
+            "run arbitrary code (a checkpoint of stock RecBole, or a tampered file). "
+            "Only checkpoints written by recbole_hier (tensors + plain data) are loaded; "
+            f"retrain, or re-save from a trusted environment. Detail: {err}"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"checkpoint {path!r} is not a readable torch file: {err}") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path!r} is not a recbole_hier checkpoint (expected format {FORMAT!r})"
+        )
+    return checkpoint

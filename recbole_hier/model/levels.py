@@ -1,0 +1,140 @@
+"""The interest hierarchy: I1 (semantic), I2 (BiLSTM), I3 (TCN), and level read-outs.
+
+All levels take right-padded sequences ``[B L H]`` with lengths ``[B]`` and never
+let a padded position influence a real one: the BiLSTM is packed, the TCN is
+causal (position t sees positions <= t only), attention read-outs are masked.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+READOUTS = ("last", "residual", "attention")
+
+
+def gather_last(seq, lengths):
+    """``seq[b, lengths[b]-1]`` for every b: ``[B L H] -> [B H]``."""
+    index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, seq.size(-1))
+    return seq.gather(1, index).squeeze(1)
+
+
+class TextAdaptor(nn.Module):
+    """Trainable projection of frozen language-model vectors to the model size."""
+
+    KINDS = ("linear", "mlp")
+
+    def __init__(self, in_size, hidden_size, kind, dropout):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"text_adaptor must be one of {self.KINDS}, got {kind!r}")
+        if kind == "linear":
+            self.net = nn.Linear(in_size, hidden_size)
+        else:
+            self.net = nn.Sequential(
+                nn.Linear(in_size, 2 * hidden_size), nn.GELU(), nn.Dropout(dropout),
+                nn.Linear(2 * hidden_size, hidden_size),
+            )
+
+    def forward(self, text):  # [N D] -> [N H]
+        return self.net(text)
+
+
+class SemanticLevel(nn.Module):
+    """I1: item vectors (text and/or id, already projected) + position, LayerNorm, dropout."""
+
+    def __init__(self, hidden_size, max_len, use_position, dropout):
+        super().__init__()
+        self.position = nn.Embedding(max_len, hidden_size) if use_position else None
+        self.norm = nn.LayerNorm(hidden_size)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, item_vectors, item_seq):  # [N H], [B L] -> [B L H]
+        x = F.embedding(item_seq, item_vectors)
+        if self.position is not None:
+            x = x + self.position.weight[: item_seq.size(1)].unsqueeze(0)
+        return self.dropout(self.norm(x))
+
+
+class SequentialLevel(nn.Module):
+    """I2: a BiLSTM packed by length; output ``[B L H]`` (H/2 per direction)."""
+
+    def __init__(self, hidden_size, num_layers, dropout):
+        super().__init__()
+        if hidden_size % 2:
+            raise ValueError(f"hidden_size must be even for the BiLSTM level, got {hidden_size}")
+        self.lstm = nn.LSTM(
+            hidden_size, hidden_size // 2, num_layers=num_layers, batch_first=True,
+            bidirectional=True, dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.norm = nn.LayerNorm(hidden_size)
+
+    def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return self.norm(out)
+
+
+class CausalConvBlock(nn.Module):
+    """Residual block: dilated causal conv -> GELU -> dropout, + input, LayerNorm."""
+
+    def __init__(self, hidden_size, kernel_size, dilation, dropout):
+        super().__init__()
+        self.left_pad = (kernel_size - 1) * dilation
+        self.conv = nn.Conv1d(hidden_size, hidden_size, kernel_size, dilation=dilation)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(hidden_size)
+
+    def forward(self, x):  # [B L H] -> [B L H]
+        h = F.pad(x.transpose(1, 2), (self.left_pad, 0))  # pad the past only: causal
+        h = self.dropout(F.gelu(self.conv(h))).transpose(1, 2)
+        return self.norm(x + h)
+
+
+class MultiScaleLevel(nn.Module):
+    """I3: a TCN of residual dilated causal convolution blocks."""
+
+    def __init__(self, hidden_size, kernel_size, dilations, dropout):
+        super().__init__()
+        if kernel_size < 2 or not dilations or any(int(d) < 1 for d in dilations):
+            raise ValueError(
+                "tcn_kernel_size must be >= 2 and tcn_dilations a non-empty list of "
+                f"positive integers, got {kernel_size} and {dilations}"
+            )
+        self.blocks = nn.Sequential(
+            *[CausalConvBlock(hidden_size, kernel_size, int(d), dropout) for d in dilations]
+        )
+
+    def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
+        return self.blocks(x)
+
+
+class Readout(nn.Module):
+    """Turns a level's outputs ``[B L H]`` into a user vector ``[B H]``.
+
+    ``last``: the output at position len-1. ``residual``: plus I1 at len-1, which
+    keeps direct access to the last item that recurrent compression blurs.
+    ``attention``: plus a masked dot-product attention over the level's positions
+    with the last state as the query.
+    """
+
+    def __init__(self, hidden_size, kind):
+        super().__init__()
+        if kind not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {kind!r}")
+        self.kind = kind
+        self.query = nn.Linear(hidden_size, hidden_size) if kind == "attention" else None
+
+    def forward(self, out, lengths, semantic):  # [B L H], [B], [B L H] -> [B H]
+        last = gather_last(out, lengths)
+        if self.kind == "residual":
+            return last + gather_last(semantic, lengths)
+        if self.kind == "attention":
+            scores = torch.einsum("bh,blh->bl", self.query(last), out) / math.sqrt(out.size(-1))
+            positions = torch.arange(out.size(1), device=out.device).unsqueeze(0)
+            scores = scores.masked_fill(positions >= lengths.unsqueeze(1), float("-inf"))
+            return last + torch.einsum("bl,blh->bh", scores.softmax(dim=-1), out)
+        return last

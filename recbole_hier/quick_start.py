@@ -1,0 +1,120 @@
+"""Run a model end to end the RecBole way, through the plugin-first look-ups.
+
+Mirrors ``recbole.quick_start`` (which we never import: it imports ``ray`` at the
+top) with :class:`recbole_hier.config.Config`, plugin-first ``create_dataset`` /
+``get_model`` / ``get_trainer`` and pickle-free checkpoints, so HierRec and any
+RecBole baseline take the same path.
+"""
+
+import sys
+from collections.abc import MutableMapping
+from logging import getLogger
+
+import torch.distributed as dist
+from recbole.data import data_preparation
+from recbole.data.transform import construct_transform
+from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
+
+from recbole_hier.checkpoint import external_config, load_checkpoint
+from recbole_hier.config import Config
+from recbole_hier.utils import create_dataset, get_model, get_trainer
+
+
+def run_recbole_hier(model=None, dataset=None, config_file_list=None, config_dict=None,
+                     cmd_args=None, saved=True, queue=None):
+    """Train and test one model; returns RecBole's result dict.
+
+    Args: as ``recbole.quick_start.run_recbole``, plus ``cmd_args`` (``--key=value``
+    overrides, highest precedence).
+    """
+    config = Config(model, dataset, config_file_list, config_dict, cmd_args)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(sys.argv)
+    logger.info(config)
+
+    dataset = create_dataset(config)
+    logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    logger.info(model)
+    flops = get_flops(model, dataset, config["device"], logger, construct_transform(config))
+    logger.info(set_color("FLOPs", "blue") + f": {flops}")
+
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+    )
+    test_result = trainer.evaluate(
+        test_data, load_best_model=saved, show_progress=config["show_progress"]
+    )
+    logger.info("The running environment of this training is as follows:\n"
+                + get_environment(config).draw())
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+
+    result = {
+        "model": config["model"],
+        "dataset": config["dataset"],
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "saved_model_file": trainer.saved_model_file if saved else None,
+    }
+    if not config["single_spec"]:
+        dist.destroy_process_group()
+    if config["local_rank"] == 0 and queue is not None:
+        queue.put(result)
+    return result
+
+
+def _run_rank(rank, model, dataset, config_file_list, kwargs):
+    """One spawned process of a distributed run (top level: picklable for spawn)."""
+    if not isinstance(kwargs, MutableMapping):
+        raise ValueError(f"expected a dict of keyword arguments, got {type(kwargs)}")
+    kwargs["config_dict"] = {**kwargs.get("config_dict", {}), "local_rank": rank}
+    run_recbole_hier(model, dataset, config_file_list, **kwargs)
+
+
+def run(model, dataset, config_file_list=None, config_dict=None, cmd_args=None, saved=True,
+        nproc=1, world_size=-1, ip="localhost", port="5678", group_offset=0):
+    """Single process, or RecBole's multi-process (DDP) mode with ``nproc`` ranks here."""
+    if nproc == 1 and world_size <= 0:
+        return run_recbole_hier(model, dataset, config_file_list, config_dict, cmd_args, saved)
+    import torch.multiprocessing as mp
+
+    world_size = nproc if world_size == -1 else world_size
+    queue = mp.get_context("spawn").SimpleQueue()
+    config_dict = {**(config_dict or {}), "world_size": world_size, "ip": ip, "port": port,
+                   "nproc": nproc, "offset": group_offset}
+    kwargs = {"config_dict": config_dict, "cmd_args": cmd_args, "saved": saved, "queue": queue}
+    mp.spawn(_run_rank, args=(model, dataset, config_file_list, kwargs), nprocs=nproc, join=True)
+    return None if queue.empty() else queue.get()
+
+
+def load_data_and_model(model_file, device=None):
+    """Rebuild config, data and the trained model from a recbole_hier checkpoint.
+
+    Returns ``(config, model, dataset, train_data, valid_data, test_data)`` like
+    RecBole's function of the same name; the checkpoint is loaded weights-only.
+    """
+    checkpoint = load_checkpoint(model_file, map_location="cpu")
+    config_dict = external_config(checkpoint)
+    if device is not None:
+        config_dict["use_gpu"] = str(device) != "cpu"
+    config = Config(checkpoint["config"]["model"], checkpoint["config"]["dataset"],
+                    config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))
+    model.eval()
+    return config, model, dataset, train_data, valid_data, test_data

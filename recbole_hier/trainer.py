@@ -1,0 +1,89 @@
+"""Trainers: RecBole's, with pickle-free checkpoints, plus HierRec's KL annealing hook."""
+
+from recbole.trainer import Trainer
+from recbole.utils import set_color
+
+from recbole_hier.checkpoint import config_state, load_checkpoint, save_checkpoint
+
+
+class SafeCheckpointMixin:
+    """Replaces RecBole's pickled checkpoints with :mod:`recbole_hier.checkpoint`.
+
+    Mixed into any RecBole trainer class (see :func:`with_safe_checkpoints`) so
+    baselines and HierRec save, resume and ``load_best_model`` the same way.
+    """
+
+    def _save_checkpoint(self, epoch, verbose=True, **kwargs):
+        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+            return  # rank 0 writes; the others hold identical weights
+        saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
+        state = {
+            "config": config_state(self.config),
+            "epoch": int(epoch),
+            "cur_step": int(self.cur_step),
+            "best_valid_score": float(self.best_valid_score),
+            "state_dict": self.model.state_dict(),
+            "other_parameter": self.model.other_parameter(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+        save_checkpoint(state, saved_model_file)
+        if verbose:
+            self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
+
+    def _load_model_weights(self, checkpoint):
+        self.model.load_state_dict(checkpoint["state_dict"])
+        self.model.load_other_parameter(checkpoint.get("other_parameter"))
+
+    def resume_checkpoint(self, resume_file):
+        resume_file = str(resume_file)
+        checkpoint = load_checkpoint(resume_file, map_location=self.device)
+        if checkpoint["config"]["model"].lower() != self.config["model"].lower():
+            raise ValueError(
+                f"checkpoint {resume_file!r} is for model {checkpoint['config']['model']!r}, "
+                f"not {self.config['model']!r}"
+            )
+        self.saved_model_file = resume_file
+        self.start_epoch = checkpoint["epoch"] + 1
+        self.cur_step = checkpoint["cur_step"]
+        self.best_valid_score = checkpoint["best_valid_score"]
+        self._load_model_weights(checkpoint)
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
+
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if eval_data and load_best_model:
+            checkpoint_file = model_file or self.saved_model_file
+            self._load_model_weights(load_checkpoint(checkpoint_file, map_location=self.device))
+            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+        return super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
+
+
+def with_safe_checkpoints(trainer_class):
+    """``trainer_class`` with :class:`SafeCheckpointMixin` in front of it."""
+    if issubclass(trainer_class, SafeCheckpointMixin):
+        return trainer_class
+    return type(trainer_class.__name__, (SafeCheckpointMixin, trainer_class), {})
+
+
+class HierRecTrainer(SafeCheckpointMixin, Trainer):
+    """RecBole's trainer plus the KL-annealing hook of HierRec's VAE head.
+
+    Before every optimisation step the model's KL weight is set to
+    ``kl_beta_max * min(1, step / kl_anneal_steps)`` (``kl_anneal_steps: 0`` = no
+    annealing). The step is derived from the epoch index, so resuming from a
+    checkpoint continues the schedule where it stopped.
+    """
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        model = self.model
+        loss_func = loss_func or model.calculate_loss
+        first_step = epoch_idx * len(train_data)
+        step_in_epoch = 0
+
+        def annealed_loss(interaction):
+            nonlocal step_in_epoch
+            model.set_kl_beta_for_step(first_step + step_in_epoch)
+            step_in_epoch += 1
+            return loss_func(interaction)
+
+        return super()._train_epoch(train_data, epoch_idx, annealed_loss, show_progress)

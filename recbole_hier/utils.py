@@ -1,0 +1,126 @@
+"""Plugin-first look-ups: HierRec's classes first, then RecBole's (RecBole-GNN's pattern).
+
+RecBole's own ``get_model`` / ``get_trainer`` / ``create_dataset`` only search
+``recbole.*``; these search this package first and fall back to RecBole, so a
+HierRec run and a baseline run take exactly the same path.
+"""
+
+import difflib
+import importlib
+
+from recbole.model.abstract_recommender import AbstractRecommender
+from recbole.utils import ModelType
+
+from recbole_hier import compat
+
+# Packages of RecBole models that import with RecBole's own dependencies.
+_RECBOLE_MODEL_PACKAGES = (
+    "general_recommender",
+    "context_aware_recommender",
+    "sequential_recommender",
+    "knowledge_aware_recommender",
+)
+# RecBole's exlib models need optional libraries (lightgbm, xgboost); importing
+# their package is what turned any unknown name into "No module named lightgbm".
+_RECBOLE_EXLIB_MODELS = {"LightGBM": "lightgbm", "XGBoost": "xgboost"}
+
+
+def plugin_models():
+    """Models this package adds: name -> class."""
+    from recbole_hier.model.hierrec import HierRec
+
+    return {"HierRec": HierRec}
+
+
+def recbole_models():
+    """RecBole's models that import here: name -> class."""
+    compat.import_sequential_models_without_anomaly_mode()
+    models = {}
+    for package in _RECBOLE_MODEL_PACKAGES:
+        module = importlib.import_module(f"recbole.model.{package}")
+        for name, obj in vars(module).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, AbstractRecommender)
+                and obj.__module__.startswith(f"recbole.model.{package}.")
+            ):
+                models[name] = obj
+    return models
+
+
+def available_models():
+    """Sorted names of every model ``get_model`` can return."""
+    return sorted({**recbole_models(), **plugin_models(), **_RECBOLE_EXLIB_MODELS})
+
+
+def get_model(model_name):
+    """Return the model class called ``model_name`` (plugin first, then RecBole)."""
+    if not isinstance(model_name, str):
+        raise TypeError(f"model name must be a str, got {type(model_name).__name__}")
+    plugins = plugin_models()
+    if model_name in plugins:
+        return plugins[model_name]
+    if model_name in _RECBOLE_EXLIB_MODELS:
+        module = importlib.import_module(
+            f"recbole.model.exlib_recommender.{model_name.lower()}"
+        )  # ImportError names the missing library (lightgbm / xgboost)
+        return getattr(module, model_name)
+    models = recbole_models()
+    if model_name in models:
+        return models[model_name]
+    names = available_models()
+    close = difflib.get_close_matches(model_name, names, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"Unknown model {model_name!r}.{hint} Available models: {', '.join(names)}."
+    )
+
+
+def get_trainer(model_type, model_name):
+    """Return the trainer class for a model, with safe (pickle-free) checkpoints.
+
+    HierRec gets :class:`HierRecTrainer`; a RecBole model gets RecBole's trainer for
+    it (``<Model>Trainer``, ``KGTrainer``, ... or ``Trainer``) with the same
+    checkpoint code mixed in, so baselines and HierRec save and load alike.
+    """
+    from recbole.utils import get_trainer as recbole_get_trainer
+
+    from recbole_hier.trainer import HierRecTrainer, with_safe_checkpoints
+
+    if model_name == "HierRec":
+        return HierRecTrainer
+    return with_safe_checkpoints(recbole_get_trainer(model_type, model_name))
+
+
+def create_dataset(config):
+    """Build the dataset for ``config['model']``: plugin datasets first, then RecBole's.
+
+    Unlike RecBole's ``create_dataset`` this never unpickles a saved dataset
+    (``save_dataset`` / ``dataset_save_path``): a pickle can run arbitrary code.
+    """
+    for key in ("save_dataset", "save_dataloaders"):
+        if config[key]:
+            raise ValueError(
+                f"config key {key!r} is set: recbole_hier does not save or load pickled "
+                "datasets/dataloaders (loading a pickle can run arbitrary code). "
+                f"Set {key}: False; datasets are rebuilt from the atomic files."
+            )
+    for key in ("dataset_save_path", "dataloaders_save_path"):
+        if config[key]:
+            raise ValueError(
+                f"config key {key!r} is set: recbole_hier does not load pickled "
+                f"datasets/dataloaders. Remove {key} from your configuration."
+            )
+    if config["model"] == "HierRec":
+        from recbole_hier.data.dataset import HierRecDataset
+
+        return HierRecDataset(config)
+    dataset_module = importlib.import_module("recbole.data.dataset")
+    special = getattr(dataset_module, config["model"] + "Dataset", None)
+    if special is not None:
+        return special(config)
+    type2class = {
+        ModelType.SEQUENTIAL: "SequentialDataset",
+        ModelType.KNOWLEDGE: "KnowledgeBasedDataset",
+    }
+    return getattr(dataset_module, type2class.get(config["MODEL_TYPE"], "Dataset"))(config)
