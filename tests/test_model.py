@@ -1,0 +1,179 @@
+"""HierRec's tensors: shapes, padding invariance, causality, no leakage, the VAE and KL."""
+
+import os
+
+import pytest
+import torch
+from recbole.data.interaction import Interaction
+
+from recbole_hier.model.levels import MultiScaleLevel
+from recbole_hier.model.vae import kl_to_standard_normal
+
+
+def first_batch(data):
+    return next(iter(data))
+
+
+def eval_batch(test):
+    interaction = test.dataset.inter_feat  # every test user: history + held-out target
+    return interaction[: min(16, len(interaction))]
+
+
+def test_shapes(built):
+    config, dataset, train, valid, test, model = built()
+    batch = first_batch(train)
+    parts = model.calculate_loss(batch)
+    assert isinstance(parts, tuple) and len(parts) == len(model.loss_fct.part_names) == 5
+    assert all(p.dim() == 0 and torch.isfinite(p) for p in parts)
+    sum(parts).backward()
+    assert model.text_adaptor.net.weight.grad is not None
+    assert model.item_text.weight.grad is None  # the LM table is frozen
+    model.eval()
+    inter = eval_batch(test)
+    with torch.no_grad():
+        scores = model.full_sort_predict(inter)
+        assert scores.shape == (len(inter), dataset.item_num)
+        assert model.predict(inter).shape == (len(inter),)
+        one = inter[:1]
+        assert model.predict(one).shape == (1,)
+        # predict agrees with the matching column of the full ranking
+        full = scores[torch.arange(len(inter)), inter["item_id"]]
+        assert torch.allclose(model.predict(inter), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("readout", ["last", "residual", "attention"])
+def test_padding_does_not_change_user_vector(built, readout):
+    *_, test, model = built(readout=readout)
+    model.eval()
+    inter = eval_batch(test)
+    seq, lengths = inter["item_id_list"], inter["item_length"]
+    assert (lengths < seq.size(1)).any(), "the tiny data should contain padded histories"
+    with torch.no_grad():
+        reference = model.forward(seq, lengths)
+        # Fill every padded slot with real item ids: nothing may change.
+        positions = torch.arange(seq.size(1)).unsqueeze(0)
+        noisy = torch.where(positions >= lengths.unsqueeze(1), torch.randint_like(seq, 1, 20), seq)
+        noisy_users = model.forward(noisy, lengths)
+        # A history alone in its batch equals the same history among others.
+        alone = model.forward(seq[:1], lengths[:1])
+    for ref, other in zip(reference, noisy_users):
+        assert torch.allclose(ref, other, atol=1e-5)
+    for ref, single in zip(reference, alone):
+        assert torch.allclose(ref[:1], single, atol=1e-5)
+
+
+def test_tcn_is_causal():
+    torch.manual_seed(0)
+    tcn = MultiScaleLevel(hidden_size=8, kernel_size=3, dilations=[1, 2, 4], dropout=0.0).eval()
+    x = torch.randn(2, 10, 8)
+    out = tcn(x, torch.tensor([10, 10]))
+    changed = x.clone()
+    changed[:, 6:] = torch.randn(2, 4, 8)  # change the future of position 5
+    out2 = tcn(changed, torch.tensor([10, 10]))
+    assert torch.allclose(out[:, :6], out2[:, :6], atol=1e-6)
+    assert not torch.allclose(out[:, 6:], out2[:, 6:])
+
+
+def test_no_leakage_target_is_not_input(built):
+    config, dataset, train, valid, test, model = built()
+    model.eval()
+    inter = eval_batch(test)
+    with torch.no_grad():
+        scores = model.full_sort_predict(inter)
+        swapped = Interaction({**inter.interaction, "item_id": torch.roll(inter["item_id"], 1)})
+        assert torch.equal(scores, model.full_sort_predict(swapped))
+    # Every test history is the user's time-ordered items (read from the raw file)
+    # before the held-out last one.
+    path = os.path.join(config["data_path"], "tiny.inter")
+    with open(path) as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    max_len = config["MAX_ITEM_LIST_LENGTH"]
+    for row in range(len(inter)):
+        user = dataset.id2token("user_id", inter["user_id"][row].item())
+        events = sorted((float(r[3]), r[1]) for r in rows if r[0] == user)
+        items = [dataset.token2id("item_id", token) for _, token in events]
+        length = inter["item_length"][row].item()
+        assert inter["item_id"][row].item() == items[-1]
+        assert inter["item_id_list"][row, :length].tolist() == items[:-1][-max_len:]
+
+
+def test_training_samples_are_prefixes(built):
+    """Each training target is the item right after its history (the tiny data walks
+    the ring i -> i+1), and nothing follows the history inside the input."""
+    config, dataset, train, *_ = built()
+    feat = train.dataset.inter_feat
+    n_items = len(dataset.field2id_token["item_id"]) - 1
+    for row in range(len(feat)):
+        length = feat["item_length"][row].item()
+        last = int(dataset.id2token("item_id", feat["item_id_list"][row, length - 1].item())[1:])
+        target = int(dataset.id2token("item_id", feat["item_id"][row].item())[1:])
+        assert target == last % n_items + 1
+        assert (feat["item_id_list"][row, length:] == 0).all()
+
+
+def test_kl_is_non_negative_and_zero_at_prior():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(64, 16) * 3, torch.randn(64, 16) * 2
+    assert (kl_to_standard_normal(mu, logvar) >= 0).all()
+    assert torch.allclose(kl_to_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4)), torch.zeros(3))
+
+
+def test_kl_annealing_schedule(built):
+    *_, model = built(kl_beta_max=0.2, kl_anneal_steps=10)
+    assert model.kl_beta == 0.0
+    expected = {0: 0.0, 5: 0.1, 10: 0.2, 50: 0.2}
+    for step, beta in expected.items():
+        model.set_kl_beta_for_step(step)
+        assert model.kl_beta == pytest.approx(beta)
+    *_, constant = built(kl_beta_max=0.3, kl_anneal_steps=0)
+    assert constant.kl_beta == pytest.approx(0.3)
+
+
+def test_eval_is_deterministic_and_uses_mu(built):
+    *_, test, model = built()
+    inter = eval_batch(test)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.full_sort_predict(inter), model.full_sort_predict(inter))
+    model.train()
+    z1, mu, _ = model.vae(torch.randn(4, model.hidden_size))
+    assert not torch.equal(z1, mu)  # training samples z
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"item_repr": "text"},
+        {"item_repr": "id"},
+        {"levels": ["lstm"], "level_loss_weights": [0.0, 1.0]},
+        {"levels": [], "level_loss_weights": [1.0]},
+        {"vae": False},
+        {"text_adaptor": "mlp", "use_position": False},
+    ],
+)
+def test_ablations_are_config_changes(built, overrides):
+    *_, train, valid, test, model = built(**overrides)
+    parts = model.calculate_loss(first_batch(train))
+    assert len(parts) == 1 + len(model.level_kinds) + 2
+    sum(parts).backward()
+    if overrides.get("vae") is False:
+        assert model.vae is None and parts[-1] == 0 and parts[-2] == 0
+    if overrides.get("item_repr") == "id":
+        assert model.item_text is None and model.item_id_embedding is not None
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"item_repr": "words"}, "item_repr"),
+        ({"levels": ["gru"]}, "levels"),
+        ({"levels": ["lstm"]}, "level_loss_weights"),
+        ({"text_adaptor": "deep"}, "text_adaptor"),
+        ({"readout": "mean"}, "readout"),
+        ({"hidden_size": 15}, "even"),
+        ({"kl_beta_max": -1.0}, "kl_beta_max"),
+    ],
+)
+def test_bad_model_config_is_rejected_at_construction(built, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        built(**overrides)
