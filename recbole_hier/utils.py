@@ -7,6 +7,7 @@ HierRec run and a baseline run take exactly the same path.
 
 import difflib
 import importlib
+import os
 
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import ModelType
@@ -111,6 +112,12 @@ def create_dataset(config):
                 f"config key {key!r} is set: recbole_hier does not load pickled "
                 f"datasets/dataloaders. Remove {key} from your configuration."
             )
+    if not os.path.isdir(config["data_path"]):
+        # RecBole would try to download it, which fails offline with a network error.
+        raise FileNotFoundError(
+            f"dataset folder {config['data_path']!r} does not exist: set data_path to the "
+            f"folder that holds {config['dataset']}/ with {config['dataset']}.inter"
+        )
     if config["model"] == "HierRec":
         from recbole_hier.data.dataset import HierRecDataset
 

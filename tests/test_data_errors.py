@@ -60,3 +60,10 @@ def test_language_model_folder_missing(make_config, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a local folder") as err:
         create_dataset(make_config(plm_name_or_path=str(tmp_path / "nope")))
     assert "plm_name_or_path" in str(err.value)
+
+
+@pytest.mark.parametrize("model", ["HierRec", "SASRec"])
+def test_dataset_folder_missing_is_not_downloaded(make_config, tmp_path, model):
+    with pytest.raises(FileNotFoundError, match="does not exist") as err:
+        create_dataset(make_config(model=model, dataset="absent", data_path=str(tmp_path)))
+    assert os.path.join(str(tmp_path), "absent") in str(err.value)
