@@ -13,6 +13,7 @@ import torch
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
+from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.levels import (
     MultiScaleLevel,
     Readout,
@@ -20,9 +21,11 @@ from recbole_hier.model.levels import (
     SequentialLevel,
     TextAdaptor,
     gather_last,
+    project_rows,
 )
 from recbole_hier.model.loss import MultiTaskLoss
 from recbole_hier.model.vae import VAEHead
+from recbole_hier.text.behavior import BEHAVIOR_FIELD
 
 ITEM_REPRS = ("text", "id", "text+id")
 LEVEL_KINDS = ("lstm", "tcn")
@@ -80,16 +83,27 @@ class HierRec(SequentialRecommender):
             TextAdaptor(text_table.size(1), self.hidden_size, config["text_adaptor"], dropout)
             if self.uses_text else None
         )
+        behavior_table = getattr(dataset, "behavior_text_table", None)
+        self.uses_behavior = behavior_table is not None
+        self.BEHAVIOR_SEQ = BEHAVIOR_FIELD + config["LIST_SUFFIX"]
+        self.behavior_adaptor = (
+            TextAdaptor(behavior_table.size(1), self.hidden_size, config["text_adaptor"], dropout)
+            if self.uses_behavior else None
+        )
         self.semantic = SemanticLevel(
-            self.hidden_size, self.max_seq_length, bool(config["use_position"]), dropout
+            self.hidden_size, self.max_seq_length, bool(config["use_position"]), dropout,
+            fusion=config["behavior_fusion"] if self.uses_behavior else None,
         )
         self.levels = nn.ModuleList(self._build_level(kind, config, dropout) for kind in self.level_kinds)
         readout = config["readout"]
         self.readouts = nn.ModuleList(Readout(self.hidden_size, readout) for _ in self.level_kinds)
         self.vae = VAEHead(self.hidden_size) if self.use_vae else None
-        self.loss_fct = MultiTaskLoss(
-            ["semantic"] + self.level_kinds, config["level_loss_weights"], config["vae_loss_weight"]
+        level_names = ["semantic"] + self.level_kinds
+        self.loss_fct = MultiTaskLoss(level_names, config["level_loss_weights"], config["vae_loss_weight"])
+        self.aux_targets = build_aux_targets(
+            config["level_aux_targets"], level_names, dataset, self.hidden_size
         )
+        self.aux_level_index = [level_names.index(aux.level) for aux in self.aux_targets]
 
         # parameters initialization
         self.apply(self._init_weights)
@@ -98,6 +112,10 @@ class HierRec(SequentialRecommender):
         self.item_text = (
             nn.Embedding.from_pretrained(text_table.float(), freeze=True, padding_idx=0)
             if self.uses_text else None
+        )
+        self.behavior_text = (
+            nn.Embedding.from_pretrained(behavior_table.float(), freeze=True, padding_idx=0)
+            if self.uses_behavior else None
         )
 
     @staticmethod
@@ -132,10 +150,13 @@ class HierRec(SequentialRecommender):
             table = table + self.item_id_embedding.weight
         return table
 
-    def forward(self, item_seq, item_seq_len, item_table=None):
+    def forward(self, item_seq, item_seq_len, behavior_seq=None, item_table=None):
         """User vectors per level, ``[B H]`` each, I1 first and the top level last."""
         item_table = self.item_table() if item_table is None else item_table
-        semantic = self.semantic(item_table, item_seq)  # [B L H]
+        behavior = None
+        if self.uses_behavior:
+            behavior = project_rows(self.behavior_text.weight, behavior_seq, self.behavior_adaptor)  # [B L H]
+        semantic = self.semantic(item_table, item_seq, behavior)  # [B L H]
         users = [gather_last(semantic, item_seq_len)]  # [B H]
         out = semantic
         for level, readout in zip(self.levels, self.readouts):
@@ -143,17 +164,25 @@ class HierRec(SequentialRecommender):
             users.append(readout(out, item_seq_len, semantic))  # [B H]
         return users
 
+    def _users(self, interaction, item_table):
+        behavior_seq = interaction[self.BEHAVIOR_SEQ] if self.uses_behavior else None
+        return self.forward(
+            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], behavior_seq, item_table
+        )
+
     def calculate_loss(self, interaction):
-        item_seq = interaction[self.ITEM_SEQ]
-        item_seq_len = interaction[self.ITEM_SEQ_LEN]
         target = interaction[self.POS_ITEM_ID]
         item_table = self.item_table()  # [N H]
-        users = self.forward(item_seq, item_seq_len, item_table)
+        users = self._users(interaction, item_table)
         vae_out = self.vae(users[-1]) if self.use_vae else None
-        return self.loss_fct(users, item_table, target, vae_out, self.kl_beta)
+        parts = self.loss_fct(users, item_table, target, vae_out, self.kl_beta)
+        aux = tuple(
+            head(users[k], interaction, target) for head, k in zip(self.aux_targets, self.aux_level_index)
+        )
+        return parts + aux
 
     def _score_user(self, interaction, item_table):
-        users = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], item_table)
+        users = self._users(interaction, item_table)
         top = users[-1]
         return self.vae.mu(top) if self.use_vae else top  # evaluate with mu  [B H]
 

@@ -42,17 +42,40 @@ class TextAdaptor(nn.Module):
         return self.net(text)
 
 
-class SemanticLevel(nn.Module):
-    """I1: item vectors (text and/or id, already projected) + position, LayerNorm, dropout."""
+def project_rows(table, ids, adaptor):
+    """``adaptor(table)[ids]``, projecting whichever is smaller: the table or the rows.
 
-    def __init__(self, hidden_size, max_len, use_position, dropout):
+    (A linear/MLP map commutes with row gathering, so both orders agree.)
+    """
+    if table.size(0) <= ids.numel():
+        return F.embedding(ids, adaptor(table))
+    return adaptor(F.embedding(ids, table))
+
+
+FUSIONS = ("add", "concat")
+
+
+class SemanticLevel(nn.Module):
+    """I1: item vectors (+ behaviour vectors) + position, LayerNorm, dropout.
+
+    ``behavior_fusion``: ``add`` sums item and behaviour vectors; ``concat`` maps
+    ``[item; behaviour]`` back to the hidden size with a linear layer.
+    """
+
+    def __init__(self, hidden_size, max_len, use_position, dropout, fusion=None):
         super().__init__()
+        if fusion is not None and fusion not in FUSIONS:
+            raise ValueError(f"behavior_fusion must be one of {FUSIONS}, got {fusion!r}")
+        self.fusion = fusion
+        self.fuse = nn.Linear(2 * hidden_size, hidden_size) if fusion == "concat" else None
         self.position = nn.Embedding(max_len, hidden_size) if use_position else None
         self.norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, item_vectors, item_seq):  # [N H], [B L] -> [B L H]
+    def forward(self, item_vectors, item_seq, behavior=None):  # [N H], [B L], [B L H] -> [B L H]
         x = F.embedding(item_seq, item_vectors)
+        if behavior is not None:
+            x = x + behavior if self.fuse is None else self.fuse(torch.cat([x, behavior], dim=-1))
         if self.position is not None:
             x = x + self.position.weight[: item_seq.size(1)].unsqueeze(0)
         return self.dropout(self.norm(x))

@@ -39,11 +39,13 @@ def resolve_plm_path(name_or_path):
     path = os.path.expanduser(str(name_or_path))
     if os.path.isdir(path):
         return os.path.abspath(path)
+    looks_like_hub_id = str(name_or_path).count("/") <= 1 and not str(name_or_path).startswith((".", "/", "~"))
+    what = ("looks like a model hub id, and this project runs offline (it never downloads "
+            "models)" if looks_like_hub_id else "does not exist")
     raise FileNotFoundError(
-        f"plm_name_or_path {name_or_path!r} is not a local folder. This project runs "
-        "offline and never downloads from a model hub: save the model with "
-        "save_pretrained() (or copy its files) into a folder and set plm_name_or_path "
-        "to that folder."
+        f"plm_name_or_path {name_or_path!r} is not a local folder: it {what}. Save the "
+        "model with save_pretrained() (or copy its files) into a folder on this machine "
+        "and set plm_name_or_path to that folder."
     )
 
 
@@ -66,8 +68,8 @@ def model_fingerprint(path):
 class TextEncoder:
     """A frozen language model that turns a list of texts into a ``[N D]`` tensor."""
 
-    def __init__(self, path, pooling="mean", max_length=128, batch_size=64,
-                 device="cpu", dtype="float32", show_progress=False):
+    def __init__(self, path, pooling="mean", max_length=128, batch_size=64, device="cpu",
+                 dtype="float32", show_progress=False, prompt="", trust_remote_code=False):
         if pooling not in POOLINGS:
             raise ValueError(f"plm_pooling must be one of {POOLINGS}, got {pooling!r}")
         if dtype not in DTYPES:
@@ -76,17 +78,19 @@ class TextEncoder:
             raise ValueError("plm_max_length and plm_batch_size must be positive integers")
         from transformers import AutoModel, AutoTokenizer
 
-        self.path, self.pooling = path, pooling
+        self.path, self.pooling, self.prompt = path, pooling, prompt or ""
         self.max_length, self.batch_size = int(max_length), int(batch_size)
         self.device, self.show_progress = torch.device(device), show_progress
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            path, local_files_only=True, trust_remote_code=bool(trust_remote_code)
+        )
         self.tokenizer.padding_side = "right"  # 'last' pooling reads position len-1
         if self.tokenizer.pad_token is None:
             if self.tokenizer.eos_token is None:
                 raise ValueError(f"tokenizer in {path!r} has neither a pad nor an EOS token")
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModel.from_pretrained(
-            path, local_files_only=True, dtype=DTYPES[dtype], trust_remote_code=False
+            path, local_files_only=True, dtype=DTYPES[dtype], trust_remote_code=bool(trust_remote_code)
         ).to(self.device).eval()
         self.logger = getLogger()
 
@@ -100,9 +104,14 @@ class TextEncoder:
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
     @torch.inference_mode()
-    def encode(self, texts):
-        """Embeddings of ``texts`` in input order, float32 ``[N D]``."""
+    def encode(self, texts, sort_by_length=True):
+        """Embeddings of ``texts`` in input order, float32 ``[N D]``.
+
+        ``plm_prompt`` (e.g. an instruction for a decoder LLM) is put before every
+        text. ``sort_by_length=False`` batches in input order (for benchmarks).
+        """
         start = time.perf_counter()
+        texts = [self.prompt + t for t in texts]
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         truncated = sum(n > self.max_length for n in lengths)
         if truncated:
@@ -110,7 +119,9 @@ class TextEncoder:
                 f"{truncated} of {len(texts)} texts are longer than plm_max_length="
                 f"{self.max_length} tokens and were truncated"
             )
-        order = sorted(range(len(texts)), key=lengths.__getitem__)  # little padding per batch
+        order = list(range(len(texts)))
+        if sort_by_length:
+            order.sort(key=lengths.__getitem__)  # little padding per batch
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         out, tokens = [None] * len(texts), 0
         for batch in tqdm(batches, desc="Embedding texts", disable=not self.show_progress, ncols=100):
@@ -124,6 +135,7 @@ class TextEncoder:
             for row, i in enumerate(batch):
                 out[i] = pooled[row]
         seconds = time.perf_counter() - start
+        self.last_stats = {"texts": len(texts), "tokens": tokens, "seconds": seconds}
         self.logger.info(
             f"embedded {len(texts)} texts ({tokens} tokens) with {self.path} in {seconds:.1f} s: "
             f"{len(texts) / seconds:.1f} texts/s, {tokens / seconds:.0f} tokens/s"
@@ -131,10 +143,10 @@ class TextEncoder:
         return torch.stack(out) if out else torch.zeros(0, self.model.config.hidden_size)
 
 
-def encoder_identity(path, pooling, max_length, dtype):
+def encoder_identity(path, pooling, max_length, dtype, prompt=""):
     """What determines an embedding besides the texts (for cache keys)."""
     return json.dumps(
         {"model": model_fingerprint(path), "pooling": pooling,
-         "max_length": int(max_length), "dtype": dtype},
+         "max_length": int(max_length), "dtype": dtype, "prompt": prompt or ""},
         sort_keys=True,
     )
