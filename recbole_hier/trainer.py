@@ -1,7 +1,10 @@
-"""Trainers: RecBole's, with pickle-free checkpoints, plus HierRec's KL annealing hook."""
+"""Trainers: RecBole's, with pickle-free checkpoints and a working CPU/DDP path, plus
+HierRec's KL annealing hook."""
 
+import torch.distributed as dist
 from recbole.trainer import Trainer
 from recbole.utils import set_color
+from torch.nn.parallel import DistributedDataParallel
 
 from recbole_hier.checkpoint import config_state, load_checkpoint, save_checkpoint
 
@@ -58,14 +61,47 @@ class SafeCheckpointMixin:
         return super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
 
 
+class DistributedFixesMixin:
+    """Makes RecBole 1.2.1's multi-process (DDP) mode work, on CPUs too.
+
+    * RecBole wraps the model with ``DistributedDataParallel(device_ids=[rank])``,
+      which CPU modules reject: on CPU we wrap without ``device_ids`` (gloo).
+    * Each rank names its checkpoint from its own clock, so the ranks may disagree
+      on the file to reload: rank 0's name is broadcast to all ranks.
+    * Only rank 0 writes the checkpoint: the others wait for it before reloading.
+    """
+
+    def __init__(self, config, model):
+        distributed = not config["single_spec"]
+        on_cpu = distributed and config["device"].type == "cpu"
+        if on_cpu:
+            config["single_spec"] = True  # keep RecBole from passing device_ids
+        try:
+            super().__init__(config, model)
+        finally:
+            if on_cpu:
+                config["single_spec"] = False
+        if on_cpu:
+            self.distributed_model = DistributedDataParallel(self.model)
+        if distributed:
+            names = [self.saved_model_file]
+            dist.broadcast_object_list(names, src=0)
+            self.saved_model_file = names[0]
+
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if load_best_model and not self.config["single_spec"]:
+            dist.barrier()  # rank 0 has finished writing the best checkpoint
+        return super().evaluate(eval_data, load_best_model, model_file, show_progress)
+
+
 def with_safe_checkpoints(trainer_class):
-    """``trainer_class`` with :class:`SafeCheckpointMixin` in front of it."""
+    """``trainer_class`` with the checkpoint and distributed fixes in front of it."""
     if issubclass(trainer_class, SafeCheckpointMixin):
         return trainer_class
-    return type(trainer_class.__name__, (SafeCheckpointMixin, trainer_class), {})
+    return type(trainer_class.__name__, (SafeCheckpointMixin, DistributedFixesMixin, trainer_class), {})
 
 
-class HierRecTrainer(SafeCheckpointMixin, Trainer):
+class HierRecTrainer(SafeCheckpointMixin, DistributedFixesMixin, Trainer):
     """RecBole's trainer plus the KL-annealing hook of HierRec's VAE head.
 
     Before every optimisation step the model's KL weight is set to

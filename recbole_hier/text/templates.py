@@ -44,6 +44,11 @@ def _field_values(dataset, field):
     raise TextSpecError(f"item field {field!r} has unsupported type {ftype}")
 
 
+def render_named_fields(values):
+    """Default rendering: ``"name one: value. name two: value"`` (empty values skipped)."""
+    return ". ".join(f"{f.replace('_', ' ')}: {v}" for f, v in values.items() if v.strip())
+
+
 def template_fields(template):
     """Names used by a ``str.format`` template; only plain field names are allowed."""
     names = []
@@ -114,7 +119,5 @@ class ItemTextSpec:
             elif self.template is not None:
                 texts.append(self.template.format(**values).strip())
             else:
-                texts.append(
-                    ". ".join(f"{f.replace('_', ' ')}: {v}" for f, v in values.items() if v.strip())
-                )
+                texts.append(render_named_fields(values))
         return texts

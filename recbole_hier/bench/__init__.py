@@ -1,0 +1,1 @@
+"""Benchmark scripts that print figures (run with ``python -m recbole_hier.bench.<name>``)."""
