@@ -36,7 +36,15 @@ def parse_args(argv=None):
     parser.add_argument("--port", default="5678", help="port of the rank-0 machine")
     parser.add_argument("--world_size", type=int, default=-1, help="processes over all machines")
     parser.add_argument("--group_offset", type=int, default=0, help="rank offset of this machine")
+    parser.add_argument("--hyper", action="store_true", help="run a hyper-parameter search")
+    parser.add_argument("--params_file", default=None, help="search space (RecBole format)")
+    parser.add_argument("--algo", default="exhaustive", choices=["exhaustive", "random", "bayes"])
+    parser.add_argument("--max_evals", type=int, default=100, help="trials for random/bayes")
+    parser.add_argument("--early_stop", type=int, default=10, help="stop after this many trials without improvement")
+    parser.add_argument("--hyper_output", default="hyper/result", help="table path prefix (.md, .csv)")
     args, unknown = parser.parse_known_args(argv)
+    if args.hyper and not args.params_file:
+        parser.error("--hyper needs --params_file")
     for arg in unknown:
         if not arg.startswith("--") or "=" not in arg:
             parser.error(f"unrecognised argument {arg!r}: config overrides look like --key=value")
@@ -49,6 +57,15 @@ def main(argv=None):
 
     config_files = [] if args.no_presets else preset_files(args.dataset)
     config_files += args.config_files.split() if args.config_files else []
+    if args.hyper:
+        from recbole_hier.hyper import run_hyper
+
+        rows, best = run_hyper(args.model, args.dataset, args.params_file, config_files,
+                               cmd_args=overrides, algo=args.algo, max_evals=args.max_evals,
+                               early_stop=args.early_stop, output=args.hyper_output)
+        print(f"{len(rows)} trials; chosen by validation: {rows[best]['params']}")
+        print(f"table: {args.hyper_output}.md and {args.hyper_output}.csv")
+        return rows
     result = run(
         args.model, args.dataset, config_file_list=config_files, cmd_args=overrides,
         nproc=args.nproc, world_size=args.world_size, ip=args.ip, port=args.port,

@@ -27,5 +27,9 @@ setup(
         # from setuptools 82.
         "setuptools<82",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        # RecBole's HyperTuning searches with hyperopt (ray stays optional, unused).
+        "hyper": ["hyperopt>=0.2.7"],
+        "test": ["pytest", "hyperopt>=0.2.7"],
+    },
 )

@@ -9,6 +9,8 @@ fixed here, scoped as narrowly as possible, and applied once by :func:`apply`
   :class:`recbole_hier.config.Config` skips it. RecBole's metrics
   (``np.float``, ``np.bool``) and ``HyperTuning`` (``np.str``) still need the old
   names, so those modules get a numpy view that has them; numpy itself is untouched.
+  ``HyperTuning``'s view also hands its exhaustive search the random ``Generator``
+  today's hyperopt expects instead of a ``RandomState``.
 * Importing ``recbole.model.sequential_recommender`` runs
   ``torch.autograd.set_detect_anomaly(True)`` (``sine.py``), which slows every
   backward pass of every model in the process. We import the package once here
@@ -43,8 +45,6 @@ _NUMPY_LEGACY_ALIASES = {
     "unicode": str,
 }
 
-# RecBole modules that use the removed aliases at call time.
-_MODULES_NEEDING_ALIASES = ("recbole.evaluator.metrics", "recbole.trainer.hyper_tuning")
 
 
 class _LegacyNumpy(types.ModuleType):
@@ -59,15 +59,29 @@ class _LegacyNumpy(types.ModuleType):
         return getattr(np, name)
 
 
+class _HyperoptNumpy(_LegacyNumpy):
+    """For ``HyperTuning``: its exhaustive search seeds ``np.random.RandomState``,
+    but hyperopt >= 0.2.7 samples with ``rng.integers`` (a ``Generator``)."""
+
+    random = types.SimpleNamespace(RandomState=np.random.default_rng)
+
+
 LEGACY_NUMPY = _LegacyNumpy()
 
 
-def _give_legacy_numpy(module_name):
+# RecBole modules that use removed numpy names at call time, and what they get.
+_NUMPY_FOR_MODULES = {
+    "recbole.evaluator.metrics": LEGACY_NUMPY,
+    "recbole.trainer.hyper_tuning": _HyperoptNumpy(),
+}
+
+
+def _give_numpy(module_name, numpy_view):
     try:
         module = importlib.import_module(module_name)
     except ImportError:  # an optional part of RecBole that is not installed
         return
-    module.np = LEGACY_NUMPY
+    module.np = numpy_view
 
 
 def import_sequential_models_without_anomaly_mode():
@@ -86,5 +100,5 @@ def apply():
         module=r"recbole\.data\.dataset",
     )
     import_sequential_models_without_anomaly_mode()
-    for name in _MODULES_NEEDING_ALIASES:
-        _give_legacy_numpy(name)
+    for name, numpy_view in _NUMPY_FOR_MODULES.items():
+        _give_numpy(name, numpy_view)

@@ -59,6 +59,7 @@ def run_recbole_hier(model=None, dataset=None, config_file_list=None, config_dic
     result = {
         "model": config["model"],
         "dataset": config["dataset"],
+        "valid_metric": config["valid_metric"],
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
