@@ -177,3 +177,24 @@ def test_ablations_are_config_changes(built, overrides):
 def test_bad_model_config_is_rejected_at_construction(built, overrides, message):
     with pytest.raises(ValueError, match=message):
         built(**overrides)
+
+
+def test_bilstm_level_equals_a_packed_bilstm():
+    """The unpacked two-direction implementation computes exactly a packed BiLSTM."""
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from recbole_hier.model.levels import SequentialLevel
+
+    torch.manual_seed(0)
+    level = SequentialLevel(hidden_size=8, num_layers=2, dropout=0.0).eval()
+    packed = nn.LSTM(8, 4, num_layers=2, batch_first=True, bidirectional=True)
+    for layer in range(2):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(packed, f"{name}_l{layer}").data.copy_(getattr(level.forward_lstms[layer], f"{name}_l0"))
+            getattr(packed, f"{name}_l{layer}_reverse").data.copy_(getattr(level.backward_lstms[layer], f"{name}_l0"))
+    x, lengths = torch.randn(5, 7, 8), torch.tensor([7, 3, 1, 5, 6])
+    reference, _ = packed(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    reference, _ = pad_packed_sequence(reference, batch_first=True, total_length=7)
+    mask = (torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+    assert torch.allclose(level(x, lengths), level.norm(reference) * mask, atol=1e-5)

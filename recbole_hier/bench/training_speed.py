@@ -1,0 +1,142 @@
+"""Training speed, evaluation speed and peak memory: HierRec vs SASRec, in one run.
+
+    python -m recbole_hier.bench.training_speed [--dataset ml-100k] [--epochs 1] [--threads 2]
+        [--MAX_ITEM_LIST_LENGTH 50] [--train_batch_size 2048] [--device cpu|cuda] [--key=value ...]
+
+Both models get the same presets (protocol + dataset), history length, batch size
+and thread count. Each model runs in its own fresh process (so memory figures do
+not mix); data loading and the (cached) text tables are built before timing.
+Printed per model: seconds per training epoch (mean over --epochs), seconds of one
+full-ranking evaluation of the validation set, and peak memory during training and
+evaluation (CUDA: max allocated; CPU: peak resident set size above the level after
+data loading). Then the HierRec / SASRec ratios. Extra ``--key=value`` pairs go to
+both models (e.g. ``--enable_amp=True``).
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class PeakRSS:
+    """Samples this process's resident set size in a thread; reports the peak."""
+
+    def __init__(self, interval=0.01):
+        import psutil
+
+        self.process, self.interval = psutil.Process(), interval
+        self.peak, self._stop = self.process.memory_info().rss, threading.Event()
+
+    def __enter__(self):
+        self.start = self.peak = self.process.memory_info().rss
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join()
+
+
+def measure(model_name, dataset, config_files, config_dict, epochs, threads, queue):
+    import torch
+
+    torch.set_num_threads(threads)
+    from recbole.data import data_preparation
+    from recbole.utils import init_seed
+
+    from recbole_hier.config import Config
+    from recbole_hier.utils import create_dataset, get_model, get_trainer
+
+    config = Config(model_name, dataset, config_files, config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    data = create_dataset(config)
+    train, valid, _ = data_preparation(config, data)
+    model = get_model(model_name)(config, train._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], model_name)(config, model)
+    cuda = config["device"].type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    with PeakRSS() as rss:
+        train_seconds = []
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            trainer._train_epoch(train, epoch)
+            if cuda:
+                torch.cuda.synchronize()
+            train_seconds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        trainer.evaluate(valid, load_best_model=False)
+        if cuda:
+            torch.cuda.synchronize()
+        eval_seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated() if cuda else rss.peak - rss.start
+    queue.put({"model": model_name, "train_epoch_s": sum(train_seconds) / len(train_seconds),
+               "eval_s": eval_seconds, "peak_mem_mb": peak / 2**20,
+               "memory_kind": "cuda max allocated" if cuda else "CPU peak RSS above data",
+               "device": str(config["device"]), "train_batches": len(train)})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--MAX_ITEM_LIST_LENGTH", type=int, default=50)
+    parser.add_argument("--train_batch_size", type=int, default=2048)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--models", default="HierRec,SASRec")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args, extra = parser.parse_known_args(argv)
+    from recbole_hier.config import parse_value
+
+    config_files = [os.path.join(REPO, "properties", "protocol", "sequential.yaml")]
+    dataset_file = os.path.join(REPO, "properties", "dataset", f"{args.dataset}.yaml")
+    if os.path.isfile(dataset_file):
+        config_files.append(dataset_file)
+    config_dict = {"MAX_ITEM_LIST_LENGTH": args.MAX_ITEM_LIST_LENGTH, "train_batch_size": args.train_batch_size,
+                   "use_gpu": args.device == "cuda", "show_progress": False, "state": "WARNING",
+                   "worker": 0}
+    for item in extra:
+        key, _, value = item.lstrip("-").partition("=")
+        config_dict[key] = parse_value(value)
+    print(f"dataset {args.dataset}, MAX_ITEM_LIST_LENGTH {args.MAX_ITEM_LIST_LENGTH}, batch "
+          f"{args.train_batch_size}, threads {args.threads}, device {args.device}, epochs timed {args.epochs}")
+    context = mp.get_context("spawn")
+    results = {}
+    for name in args.models.split(","):
+        queue = context.Queue()
+        proc = context.Process(target=measure, args=(name, args.dataset, config_files, config_dict,
+                                                     args.epochs, args.threads, queue))
+        proc.start()
+        results[name] = queue.get()
+        proc.join()
+        r = results[name]
+        print(f"{name:>8}: train {r['train_epoch_s']:8.2f} s/epoch ({r['train_batches']} batches)  "
+              f"eval {r['eval_s']:7.2f} s  peak memory {r['peak_mem_mb']:8.1f} MB ({r['memory_kind']})")
+    if {"HierRec", "SASRec"} <= set(results):
+        h, s = results["HierRec"], results["SASRec"]
+        ratios = {"train_epoch": h["train_epoch_s"] / s["train_epoch_s"], "eval": h["eval_s"] / s["eval_s"],
+                  "peak_memory": h["peak_mem_mb"] / s["peak_mem_mb"]}
+        print("HierRec / SASRec: " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items())
+              + "   (targets: train_epoch <= 0.5, eval <= 1, peak_memory <= 1)")
+        results["ratios"] = ratios
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
