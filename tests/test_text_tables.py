@@ -132,3 +132,19 @@ def test_encoder_poolings_ignore_padding(tiny_bert, pooling):
     alone = torch.cat([encoder.encode([t]) for t in texts])
     assert together.shape == (3, 32)
     assert torch.allclose(together, alone, atol=1e-5)  # padding and batch order do not matter
+
+
+def test_model_fingerprint_tracks_what_decides_embeddings(tiny_bert, tmp_path):
+    import shutil
+
+    from recbole_hier.text.encoder import model_fingerprint
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_bert, copy)
+    before = model_fingerprint(str(copy))
+    (copy / "README.md").write_text("notes")  # documentation does not change vectors
+    (copy / ".gitattributes").write_text("*")
+    assert model_fingerprint(str(copy)) == before
+    config = (copy / "config.json").read_text()
+    (copy / "config.json").write_text(config.replace('"hidden_act": "gelu"', '"hidden_act": "relu"'))
+    assert model_fingerprint(str(copy)) != before

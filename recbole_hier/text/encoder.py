@@ -49,19 +49,24 @@ def resolve_plm_path(name_or_path):
     )
 
 
+_CONTENT_SUFFIXES = (".json", ".txt", ".model", ".tiktoken")  # config, tokenizer: hashed
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")  # weights: name and size
+
+
 def model_fingerprint(path):
-    """Digest of a model folder: config/tokenizer contents plus weight file sizes."""
+    """Digest of what in a model folder decides its embeddings: config and tokenizer
+    file contents, weight file names and sizes (cheap, no need to read GBs)."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
-        if not os.path.isfile(full):
+        if name.startswith(".") or not os.path.isfile(full):
             continue
-        digest.update(name.encode())
-        if name.endswith((".json", ".txt", ".model")):
+        if name.endswith(_CONTENT_SUFFIXES):
+            digest.update(name.encode())
             with open(full, "rb") as f:
                 digest.update(f.read())
-        else:  # weights: size is enough to tell checkpoints apart cheaply
-            digest.update(str(os.path.getsize(full)).encode())
+        elif name.endswith(_WEIGHT_SUFFIXES):
+            digest.update(name.encode() + str(os.path.getsize(full)).encode())
     return digest.hexdigest()
 
 
