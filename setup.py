@@ -30,6 +30,8 @@ setup(
     extras_require={
         # RecBole's HyperTuning searches with hyperopt (ray stays optional, unused).
         "hyper": ["hyperopt>=0.2.7"],
-        "test": ["pytest", "hyperopt>=0.2.7"],
+        # leaderboard.png of the benchmark runner
+        "bench": ["matplotlib"],
+        "test": ["pytest", "hyperopt>=0.2.7", "matplotlib"],
     },
 )

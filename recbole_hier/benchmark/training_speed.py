@@ -1,6 +1,6 @@
 """Training speed, evaluation speed and peak memory: HierRec vs SASRec, in one run.
 
-    python -m recbole_hier.bench.training_speed [--dataset ml-100k] [--epochs 1] [--threads 2]
+    python -m recbole_hier.benchmark.training_speed [--dataset ml-100k] [--epochs 1] [--threads 2]
         [--MAX_ITEM_LIST_LENGTH 50] [--train_batch_size 2048] [--device cpu|cuda] [--key=value ...]
 
 Both models get the same presets (protocol + dataset), history length, batch size

@@ -1,6 +1,6 @@
 """Text-embedding throughput: length-sorted batches vs file order, in one run.
 
-    python -m recbole_hier.bench.embedding_throughput [--data_path ../shared/datasets]
+    python -m recbole_hier.benchmark.embedding_throughput [--data_path ../shared/datasets]
 
 Embeds the amazon-beauty item texts (title + brand + categories, rendered as HierRec
 renders them by default) with the default MiniLM, once in file order and once

@@ -1,1 +1,0 @@
-"""Benchmark scripts that print figures (run with ``python -m recbole_hier.bench.<name>``)."""

@@ -1,0 +1,170 @@
+"""Leaderboard files from stored runs: .md, .csv, .json and .png."""
+
+import csv
+import json
+import os
+
+from recbole_hier.benchmark import stats
+
+METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20")
+COSTS = ("epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb")
+
+
+def _fmt(mean, std, digits=4):
+    return "n/a" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _p(value):
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def summarise(suite, runs):
+    """Rows (one per dataset and model) with seed means, spreads and p-values."""
+    reference = suite.get("reference")
+    rows = []
+    for dataset in suite["datasets"]:
+        by_model = {}
+        for run in runs:
+            if run["dataset"] == dataset:
+                by_model.setdefault(run["name"], []).append(run)
+        ref_runs = by_model.get(reference, [])
+        ref_seed = {r["seed"]: r["test"]["ndcg@10"] for r in ref_runs}
+        ref_users = stats.per_user_mean(ref_runs) if ref_runs else {}
+        for name in suite["models"]:
+            model_runs = by_model.get(name)
+            if not model_runs:
+                continue
+            row = {"dataset": dataset, "model": name, "seeds": sorted(r["seed"] for r in model_runs)}
+            for metric in METRICS:
+                row[f"test {metric}"] = stats.mean_std([r["test"].get(metric) for r in model_runs])
+            valid_metric = model_runs[0]["valid_metric"].lower()
+            row[f"valid {valid_metric}"] = stats.mean_std([r["best_valid"].get(valid_metric) for r in model_runs])
+            for cost in COSTS:
+                row[cost] = stats.mean_std([r[cost] for r in model_runs])
+            if reference and name != reference and ref_runs:
+                row["p seeds"] = stats.paired_seed_test(ref_seed, {r["seed"]: r["test"]["ndcg@10"] for r in model_runs})
+                row["p users"] = stats.paired_user_test(ref_users, stats.per_user_mean(model_runs))
+            rows.append(row)
+    return rows
+
+
+def _best(rows, dataset, column, bigger=True):
+    values = [r[column][0] for r in rows if r["dataset"] == dataset and r[column][0] == r[column][0]]
+    return (max(values) if bigger else min(values)) if values else None
+
+
+def write_markdown(suite, rows, runs, path):
+    reference = suite.get("reference")
+    lines = [f"# Leaderboard: {suite['name']}", "",
+             f"Suite file: `{suite['path']}`. Test metrics are mean ± std over seeds of the "
+             "best-validation checkpoint (full ranking). **Bold**: best in the column for the "
+             f"dataset. p seeds: paired t-test over seeds of test NDCG@10 against {reference}; "
+             f"p users: Wilcoxon signed-rank test over test users of seed-averaged NDCG@10 against {reference}.", ""]
+    columns = [f"test {m}" for m in METRICS]
+    for dataset in suite["datasets"]:
+        data_rows = [r for r in rows if r["dataset"] == dataset]
+        if not data_rows:
+            continue
+        valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
+        header = ["model", "seeds"] + columns + [valid_col, "p seeds", "p users",
+                                                  "epochs", "s/epoch", "eval s", "peak MB"]
+        lines += [f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in data_rows:
+            cells = [r["model"], ",".join(map(str, r["seeds"]))]
+            for col in columns + [valid_col]:
+                text = _fmt(*r[col])
+                cells.append(f"**{text}**" if r[col][0] == _best(rows, dataset, col) else text)
+            cells += [_p(r.get("p seeds")), _p(r.get("p users"))]
+            cells += [_fmt(*r["epochs_run"], 1), _fmt(*r["train_epoch_seconds"], 1),
+                      _fmt(*r["eval_seconds"], 2), _fmt(*r["peak_memory_mb"], 0)]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += [""] + _breakdown_lines(suite, dataset, runs) + [""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def _breakdown_lines(suite, dataset, runs):
+    reference = suite.get("reference")
+    ref = [r for r in runs if r["dataset"] == dataset and r["name"] == reference and "train_item_counts" in r]
+    if not ref:
+        return []
+    ref = min(ref, key=lambda r: r["seed"])
+    item_bucket = stats.popularity_bucket_of_items(ref["train_item_counts"])
+    users = ref["per_user"]
+    popularity = {u: item_bucket.get(t, "tail") for u, t in zip(users["user"], users["target"])}
+    history = {u: stats.history_bucket(n) for u, n in zip(users["user"], users["history_length"])}
+    lines = []
+    for title, groups, order in (
+        ("target-item popularity (train interactions; head = top 20% of items, torso = next 30%)",
+         popularity, [b for b, _ in stats.POPULARITY_BUCKETS]),
+        ("history length", history, [stats.history_bucket(low) for low, _ in stats.HISTORY_BUCKETS]),
+    ):
+        table = {}
+        for name in suite["models"]:
+            model_runs = [r for r in runs if r["dataset"] == dataset and r["name"] == name]
+            if model_runs:
+                table[name] = stats.breakdown(stats.per_user_mean(model_runs), groups)
+        present = [g for g in order if any(g in t for t in table.values())]
+        counts = {g: next(t[g][1] for t in table.values() if g in t) for g in present}
+        lines += [f"Test NDCG@10 by {title}:", "",
+                  "| model | " + " | ".join(f"{g} (n={counts[g]})" for g in present) + " |",
+                  "|" + "---|" * (len(present) + 1)]
+        for name, values in table.items():
+            lines.append(f"| {name} | " + " | ".join(
+                f"{values[g][0]:.4f}" if g in values else "n/a" for g in present) + " |")
+        lines.append("")
+    return lines
+
+
+def write_csv_json(rows, csv_path, json_path):
+    flat = []
+    for r in rows:
+        item = {"dataset": r["dataset"], "model": r["model"], "seeds": " ".join(map(str, r["seeds"]))}
+        for key, value in r.items():
+            if isinstance(value, tuple):
+                item[f"{key} mean"], item[f"{key} std"] = value
+            elif key in ("p seeds", "p users"):
+                item[key] = value
+        flat.append(item)
+    fields = sorted({k for item in flat for k in item}, key=lambda k: (k not in ("dataset", "model", "seeds"), k))
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(flat)
+    with open(json_path, "w") as f:
+        json.dump(flat, f, indent=1)
+
+
+def write_plot(suite, rows, runs, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = [d for d in suite["datasets"] if any(r["dataset"] == d for r in rows)]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        data_rows = [r for r in rows if r["dataset"] == dataset]
+        names = [r["model"] for r in data_rows]
+        means = [r["test ndcg@10"][0] for r in data_rows]
+        stds = [r["test ndcg@10"][1] for r in data_rows]
+        ax.bar(range(len(names)), means, yerr=stds, capsize=3, color="#8fb3d9")
+        for i, name in enumerate(names):
+            seeds = [r["test"]["ndcg@10"] for r in runs if r["dataset"] == dataset and r["name"] == name]
+            ax.scatter([i] * len(seeds), seeds, color="black", s=8, zorder=3)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        ax.set_title(dataset)
+        ax.set_ylabel("test NDCG@10 (bars: mean ± std; dots: seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_all(suite, runs, out_dir):
+    rows = summarise(suite, runs)
+    paths = {name: os.path.join(out_dir, f"leaderboard.{name}") for name in ("md", "csv", "json", "png")}
+    write_markdown(suite, rows, runs, paths["md"])
+    write_csv_json(rows, paths["csv"], paths["json"])
+    write_plot(suite, rows, runs, paths["png"])
+    return paths

@@ -1,0 +1,146 @@
+"""One benchmark run in its own process, stored as JSON; finished runs are skipped.
+
+Each run trains with RecBole's trainer (validation-only model selection, best-valid
+checkpoint reloaded for test) and records best-valid and test metrics, epochs run,
+seconds per training epoch, seconds per evaluation, peak memory and, per test user,
+NDCG@10 with the user's target item and history length (for paired tests and
+breakdowns).
+"""
+
+import json
+import multiprocessing as mp
+import os
+import resource
+import tempfile
+import time
+import traceback
+
+import numpy as np
+
+
+def _timed(trainer_class):
+    """``trainer_class`` that records how long each epoch and evaluation takes."""
+
+    class Timed(trainer_class):
+        def _train_epoch(self, *args, **kwargs):
+            start = time.perf_counter()
+            out = super()._train_epoch(*args, **kwargs)
+            self.epoch_seconds = getattr(self, "epoch_seconds", []) + [time.perf_counter() - start]
+            return out
+
+        def evaluate(self, *args, **kwargs):
+            start = time.perf_counter()
+            out = super().evaluate(*args, **kwargs)
+            self.eval_seconds = getattr(self, "eval_seconds", []) + [time.perf_counter() - start]
+            return out
+
+    Timed.__name__ = trainer_class.__name__
+    return Timed
+
+
+def _per_user_evaluator(config):
+    from recbole.evaluator import Evaluator
+    from recbole.evaluator.metrics import NDCG
+
+    class PerUserEvaluator(Evaluator):
+        """RecBole's evaluator that also keeps each user's NDCG@10."""
+
+        def evaluate(self, dataobject):
+            pos_index, pos_len = NDCG(self.config).used_info(dataobject)
+            self.last_ndcg10 = NDCG.metric_info(None, pos_index, pos_len)[:, 9]
+            return super().evaluate(dataobject)
+
+    return PerUserEvaluator(config)
+
+
+def _eval_users(test_data):
+    """User ids in the order the full-sort evaluation visits them."""
+    dataset = test_data._dataset
+    if getattr(test_data, "is_sequential", False):
+        return dataset.inter_feat[dataset.uid_field].numpy()
+    return np.asarray(test_data.uid_list)
+
+
+def _execute(spec, out_path):
+    import torch
+
+    import recbole_hier  # noqa: F401  (compatibility fixes)
+    from recbole.data import data_preparation
+    from recbole.utils import init_logger, init_seed
+
+    from recbole_hier.config import Config
+    from recbole_hier.utils import create_dataset, get_model, get_trainer
+
+    config = Config(spec.model, spec.dataset, spec.config_files, spec.config)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    dataset = create_dataset(config)
+    train, valid, test = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(spec.model)(config, train._dataset).to(config["device"])
+    trainer = _timed(get_trainer(config["MODEL_TYPE"], spec.model))(config, model)
+    trainer.evaluator = _per_user_evaluator(config)
+    if config["device"].type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    best_score, best_valid = trainer.fit(train, valid, saved=True, show_progress=False, verbose=False)
+    test_result = trainer.evaluate(test, load_best_model=True)
+    users = _eval_users(test)
+    tokens = dataset.field2id_token
+    uid, iid = dataset.uid_field, dataset.iid_field
+    record = {
+        "dataset": spec.dataset, "name": spec.name, "model": spec.model, "seed": spec.seed,
+        "config": spec.config, "valid_metric": config["valid_metric"],
+        "best_valid": {k: float(v) for k, v in (best_valid or {}).items()},
+        "test": {k: float(v) for k, v in test_result.items()},
+        "epochs_run": len(trainer.epoch_seconds),
+        "train_epoch_seconds": float(np.mean(trainer.epoch_seconds)),
+        "eval_seconds": float(np.mean(trainer.eval_seconds)),
+        "peak_memory_mb": (torch.cuda.max_memory_allocated() / 2**20 if config["device"].type == "cuda"
+                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
+        "per_user": {"user": [str(tokens[uid][u]) for u in users],
+                     "ndcg@10": [float(v) for v in trainer.evaluator.last_ndcg10]},
+    }
+    if getattr(test, "is_sequential", False):
+        feat = test._dataset.inter_feat
+        record["per_user"]["target"] = [str(tokens[iid][i]) for i in feat[iid].numpy()]
+        record["per_user"]["history_length"] = feat[config["ITEM_LIST_LENGTH_FIELD"]].tolist()
+        counts = np.bincount(train._dataset.inter_feat[iid].numpy(), minlength=dataset.item_num)
+        record["train_item_counts"] = {str(tokens[iid][i]): int(c) for i, c in enumerate(counts) if c}
+    if len(record["per_user"]["user"]) != len(record["per_user"]["ndcg@10"]):
+        raise RuntimeError("per-user NDCG does not line up with the evaluated users")
+    _write_json(record, out_path)
+
+
+def _write_json(record, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+    os.replace(tmp, path)
+
+
+def _child(spec, out_path, error_path):
+    try:
+        _execute(spec, out_path)
+    except BaseException:
+        with open(error_path, "w") as f:
+            f.write(traceback.format_exc())
+        raise
+
+
+def run_one(spec, runs_dir):
+    """Run ``spec`` unless its result exists; returns (path, status)."""
+    out_path = os.path.join(runs_dir, spec.key + ".json")
+    error_path = os.path.join(runs_dir, spec.key + ".error.txt")
+    if os.path.exists(out_path):
+        return out_path, "done before"
+    os.makedirs(runs_dir, exist_ok=True)
+    process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path))
+    process.start()
+    process.join()
+    if process.exitcode == 0 and os.path.exists(out_path):
+        if os.path.exists(error_path):
+            os.unlink(error_path)
+        return out_path, "ran"
+    return error_path, f"failed (exit code {process.exitcode}; see {error_path})"
