@@ -40,3 +40,33 @@ def test_nproc2_cli_matches_single_process(ring_data, tiny_bert, tmp_path, capsy
     assert single["hit@10"] > 0.5  # both learned something: the comparison means something
     for metric in ("hit@10", "ndcg@10", "mrr@10"):
         assert abs(ddp[metric] - single[metric]) <= TOLERANCE, (metric, ddp, single)
+
+
+def _embed_on_rank(rank, port, plm_path, cache_dir, queue):
+    import sys
+
+    import torch.distributed as dist
+
+    from recbole_hier.text.tables import embed_texts
+
+    dist.init_process_group("gloo", rank=rank, world_size=2, init_method=f"tcp://127.0.0.1:{port}")
+    config = {"plm_name_or_path": plm_path, "plm_pooling": "mean", "plm_max_length": 16,
+              "plm_dtype": "float32", "plm_prompt": "", "plm_batch_size": 4, "device": "cpu",
+              "show_progress": False, "plm_trust_remote_code": False, "text_cache_dir": cache_dir,
+              "single_spec": False, "local_rank": rank}
+    table = embed_texts(config, ["", "red story", "blue story", "dark drama"], "ddp-test", "spec")
+    # Only the embedding path imports transformers' model classes.
+    queue.put((rank, table.sum().item(), "transformers.models.bert" in sys.modules))
+    dist.destroy_process_group()
+
+
+def test_text_table_is_embedded_once_per_machine(tiny_bert, tmp_path):
+    import torch.multiprocessing as mp
+
+    queue = mp.get_context("spawn").SimpleQueue()
+    mp.spawn(_embed_on_rank, args=(free_port(), tiny_bert, str(tmp_path / "cache"), queue), nprocs=2)
+    results = sorted(queue.get() for _ in range(2))
+    (rank0, sum0, embedded0), (rank1, sum1, embedded1) = results
+    assert embedded0 and not embedded1  # rank 1 read rank 0's cache
+    assert sum0 == pytest.approx(sum1)
+    assert len([f for f in (tmp_path / "cache").iterdir() if f.suffix == ".safetensors"]) == 1

@@ -63,3 +63,12 @@ def test_hierrec_learns_the_tiny_pattern(tiny_data, tiny_bert, tmp_path):
 def run_recbole_hier_protocol():
     return os.path.join(os.path.dirname(run_recbole_hier.__file__), "properties", "protocol",
                         "sequential.yaml")
+
+
+def test_hierrec_trains_under_mixed_precision(tiny_data, tiny_bert, tmp_path):
+    """enable_amp (RecBole's key) autocasts the training step; on CPU that is bfloat16."""
+    from recbole_hier import run_recbole_hier
+
+    config = tiny_config_dict(tiny_data, tiny_bert, tmp_path, enable_amp=True, epochs=2)
+    result = run_recbole_hier("HierRec", "tiny", [run_recbole_hier_protocol()], config)
+    assert 0.0 <= result["test_result"]["ndcg@10"] <= 1.0
