@@ -69,6 +69,16 @@ def test_decoder_last_token_pooling(tiny_decoder):
     assert not torch.allclose(prompted, together)
 
 
+def test_max_length_is_capped_at_the_model_positions(tiny_decoder, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    _, path = tiny_decoder
+    encoder = TextEncoder(path, pooling="last", max_length=500)
+    assert encoder.max_length == 64 and "exceeds the 64 positions" in caplog.text
+    assert encoder.encode(["red " * 200]).shape == (1, 32)
+
+
 def test_encoder_models(tiny_bert):
     for pooling in ("mean", "cls"):
         assert TextEncoder(tiny_bert, pooling=pooling).encode(TEXTS).shape == (4, 32)

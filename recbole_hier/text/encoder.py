@@ -98,6 +98,14 @@ class TextEncoder:
             path, local_files_only=True, dtype=DTYPES[dtype], trust_remote_code=bool(trust_remote_code)
         ).to(self.device).eval()
         self.logger = getLogger()
+        limit = next((getattr(self.model.config, key) for key in ("max_position_embeddings", "n_positions")
+                      if getattr(self.model.config, key, None)), None)
+        if limit is not None and self.max_length > limit:
+            # Longer inputs would index past the model's position embeddings.
+            self.logger.warning(
+                f"plm_max_length={self.max_length} exceeds the {limit} positions of {path}; using {limit}"
+            )
+            self.max_length = limit
 
     def _pool(self, hidden, mask):  # hidden [B T D], mask [B T]
         if self.pooling == "cls":
