@@ -125,7 +125,7 @@ class TextEncoder:
         """
         start = time.perf_counter()
         texts = [self.prompt + t for t in texts]
-        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
         truncated = sum(n > self.max_length for n in lengths)
         if truncated:
             self.logger.info(
