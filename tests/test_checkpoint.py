@@ -1,6 +1,5 @@
 """Pickle-free checkpoints: round trip, and refusal of files carrying pickled objects."""
 
-import os
 
 import pytest
 import torch

@@ -9,7 +9,6 @@ ID embedding) with full-softmax cross-entropy, as RecBole's strongest SASRec;
 levels read out at position ``len-1`` of right-padded histories.
 """
 
-import torch
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
