@@ -4,34 +4,52 @@ import csv
 import json
 import os
 
+import pytest
 import yaml
 
 from recbole_hier.benchmark.__main__ import main
-from recbole_hier.benchmark.suite import expand, load_suite
+from recbole_hier.benchmark.suite import SuiteError, expand, load_suite
 from tests.conftest import PROTOCOL, tiny_config_dict
 
 
-def write_suite(tmp_path, tiny_data, tiny_bert):
+def write_suite(tmp_path, tiny_data, tiny_bert, **changes):
     config = tiny_config_dict(tiny_data, tiny_bert, tmp_path)
     config.pop("seed")
+    config.pop("learning_rate", None)
     suite = {
         "name": "smoke", "presets": [PROTOCOL], "config": config, "seeds": [1, 2],
         "reference": "HierRec", "datasets": {"tiny": {}},
+        "tuning": {"grid": {"learning_rate": [0.001, 0.01]}, "seed": 1},
         "models": {"HierRec": {}, "SASRec": {"config": {"n_layers": 1}}},
+        **changes,
     }
     path = tmp_path / "smoke.yaml"
     path.write_text(yaml.safe_dump(suite))
     return str(path)
 
 
-def test_smoke_suite_writes_every_output_and_resumes(tiny_data, tiny_bert, tmp_path, capsys):
+def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_data, tiny_bert, tmp_path, capsys):
     suite_file = write_suite(tmp_path, tiny_data, tiny_bert)
     results = str(tmp_path / "results")
     assert main(["--suite", suite_file, "--results", results]) == 0
     out = os.path.join(results, "smoke")
-    runs = sorted(os.listdir(os.path.join(out, "runs")))
-    assert runs == ["tiny__HierRec__1.json", "tiny__HierRec__2.json", "tiny__SASRec__1.json", "tiny__SASRec__2.json"]
-    run = json.load(open(os.path.join(out, "runs", runs[0])))
+    runs_dir = os.path.join(out, "runs")
+    runs = sorted(os.listdir(runs_dir))
+    assert runs == sorted(f"tiny__{m}{g}__{s}.json" for m in ("HierRec", "SASRec")
+                          for g, s in (("@learning_rate=0.001", 1), ("@learning_rate=0.01", 1), ("", 1), ("", 2)))
+    for model in ("HierRec", "SASRec"):
+        grid = {lr: json.load(open(os.path.join(runs_dir, f"tiny__{model}@learning_rate={lr}__1.json")))
+                for lr in (0.001, 0.01)}
+        chosen = max(grid, key=lambda lr: grid[lr]["best_valid"]["ndcg@10"])  # first on ties
+        if grid[0.001]["best_valid"]["ndcg@10"] == grid[0.01]["best_valid"]["ndcg@10"]:
+            chosen = 0.001
+        seed1 = json.load(open(os.path.join(runs_dir, f"tiny__{model}__1.json")))
+        seed2 = json.load(open(os.path.join(runs_dir, f"tiny__{model}__2.json")))
+        # the seed of the grid is not trained twice; every seed uses the validation choice
+        assert seed1["reused_from"] == f"tiny__{model}@learning_rate={chosen}__1"
+        assert seed1["test"] == grid[chosen]["test"] and seed1["name"] == model
+        assert seed2["config"]["learning_rate"] == chosen and "reused_from" not in seed2
+    run = json.load(open(os.path.join(runs_dir, "tiny__HierRec__2.json")))
     for key in ("best_valid", "test", "epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb"):
         assert key in run
     assert run["epochs_run"] == 1 and run["train_epoch_seconds"] > 0 and run["peak_memory_mb"] > 0
@@ -42,6 +60,7 @@ def test_smoke_suite_writes_every_output_and_resumes(tiny_data, tiny_bert, tmp_p
     table = open(os.path.join(out, "leaderboard.md")).read()
     assert "## tiny" in table and "| HierRec |" in table and "| SASRec |" in table
     assert "popularity" in table and "history length" in table and "**" in table
+    assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
     rows = list(csv.DictReader(open(os.path.join(out, "leaderboard.csv"))))
     assert {r["model"] for r in rows} == {"HierRec", "SASRec"}
     sasrec = next(r for r in rows if r["model"] == "SASRec")
@@ -53,7 +72,33 @@ def test_smoke_suite_writes_every_output_and_resumes(tiny_data, tiny_bert, tmp_p
 
     capsys.readouterr()
     assert main(["--suite", suite_file, "--results", results]) == 0
-    assert capsys.readouterr().out.count("done before") == 4
+    assert capsys.readouterr().out.count("done before") == 8
+
+    # a stored result made with another configuration is neither reused nor overwritten
+    before = open(os.path.join(runs_dir, "tiny__SASRec__2.json")).read()
+    changed = write_suite(tmp_path, tiny_data, tiny_bert,
+                          models={"HierRec": {}, "SASRec": {"config": {"n_layers": 2}}})
+    assert main(["--suite", changed, "--results", results, "--report_only"]) == 0
+    assert "| SASRec |" not in open(os.path.join(out, "leaderboard.md")).read()
+    assert main(["--suite", changed, "--results", results]) == 1
+    printed = capsys.readouterr().out
+    assert "different config for ['n_layers']" in printed
+    assert open(os.path.join(runs_dir, "tiny__SASRec__2.json")).read() == before
+
+
+def test_suite_tuning_is_validated(tmp_path):
+    base = {"name": "s", "seeds": [1], "datasets": {"a": {}},
+            "tuning": {"grid": {"learning_rate": [0.1, 0.2]}, "seed": 1}}
+    cases = {
+        "same number of grid points": {"M": {}, "N": {"grid": {"learning_rate": [0.1, 0.2, 0.3]}}},
+        "not a tuned model": {"M": {"tune": False}, "N": {"tune": "M"}},
+        "both fixes and tunes": {"M": {"config": {"learning_rate": 0.1}}},
+    }
+    for message, models in cases.items():
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump({**base, "models": models}))
+        with pytest.raises(SuiteError, match=message):
+            load_suite(str(path))
 
 
 def test_suite_precedence_and_filters(tmp_path):
@@ -67,7 +112,7 @@ def test_suite_precedence_and_filters(tmp_path):
     path.write_text(yaml.safe_dump(suite))
     runs = expand(load_suite(str(path)))
     keys = [r.key for r in runs]
-    assert keys == ["a__M__1", "a__M-x__1", "a__P__1", "a__M__2", "a__M-x__2", "b__M__1", "b__P__1", "b__M__2"]
+    assert keys == ["a__M__1", "a__M__2", "a__M-x__1", "a__M-x__2", "a__P__1", "b__M__1", "b__M__2", "b__P__1"]
     by_key = {r.key: r for r in runs}
     assert by_key["a__M__1"].config["hidden_size"] == 16 and by_key["b__M__1"].config["hidden_size"] == 8
     assert by_key["a__M-x__2"].config["hidden_size"] == 32 and by_key["a__M-x__2"].model == "M"

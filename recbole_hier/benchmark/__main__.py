@@ -9,14 +9,14 @@ the finished ones, so an interrupted suite resumes. The leaderboard
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
+from recbole_hier.benchmark import suite as suites
+from recbole_hier.benchmark import tuning
 from recbole_hier.benchmark.report import write_all
-from recbole_hier.benchmark.runner import run_one
-from recbole_hier.benchmark.suite import expand, load_suite
+from recbole_hier.benchmark.runner import load_current, load_run, run_one
 
 
 def main(argv=None):
@@ -26,39 +26,78 @@ def main(argv=None):
     parser.add_argument("--only", default=None, help="comma-separated datasets to run")
     parser.add_argument("--report_only", action="store_true", help="rewrite the leaderboard, run nothing")
     args = parser.parse_args(argv)
-    suite = load_suite(args.suite)
+    suite = suites.load_suite(args.suite)
     out_dir = os.path.join(args.results, suite["name"])
     runs_dir = os.path.join(out_dir, "runs")
-    specs = expand(suite)
-    if args.only:
-        specs = [s for s in specs if s.dataset in args.only.split(",")]
-    failures = []
-    for number, spec in enumerate(specs, 1):
-        if args.report_only:
-            break
+    datasets = [d for d in suite["datasets"] if not args.only or d in args.only.split(",")]
+    total = sum(1 for s in suites.expand(suite) if s.dataset in datasets)
+    failures, number = [], 0
+
+    def execute(spec, reuse=None):
+        nonlocal number
+        number += 1
         start = time.time()
-        path, status = run_one(spec, runs_dir)
-        print(f"[{number}/{len(specs)}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
+        path, status = run_one(spec, runs_dir, reuse)
+        print(f"[{number}/{total}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
         if status.startswith("failed"):
             failures.append(spec.key)
-        elif status == "ran":
-            _report(suite, specs, runs_dir, out_dir)
-    paths = _report(suite, specs, runs_dir, out_dir)
+        elif status != "done before":
+            _report(suite, runs_dir, out_dir)
+
+    for dataset in datasets if not args.report_only else []:
+        for name in suite["models"]:
+            for spec in suites.tuning_runs(suite, dataset, name):
+                execute(spec)
+            specs = suites.main_runs(suite, dataset, name)
+            if not specs:
+                continue
+            try:
+                point = chosen_point(suite, runs_dir, dataset, name)
+            except LookupError as error:
+                number += len(specs)
+                print(f"skipped {dataset}/{name}: its tuning is not finished ({error})", flush=True)
+                failures += [s.key for s in specs]
+                continue
+            for spec in suites.main_runs(suite, dataset, name, point):
+                reuse = None
+                if point and spec.seed == suite["tuning"]["seed"] and suites.tuning_runs(suite, dataset, name):
+                    reuse = f"{dataset}__{tuning.run_name(name, point)}__{spec.seed}"
+                execute(spec, reuse)
+    paths = _report(suite, runs_dir, out_dir)
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
     if failures:
-        print(f"{len(failures)} run(s) failed: {', '.join(failures)}", file=sys.stderr)
+        print(f"{len(failures)} run(s) failed or were skipped: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _report(suite, specs, runs_dir, out_dir):
-    runs = []
-    for spec in specs:
-        path = os.path.join(runs_dir, spec.key + ".json")
-        if os.path.exists(path):
-            with open(path) as f:
-                runs.append(json.load(f))
-    return write_all(suite, runs, out_dir) if runs else {}
+def chosen_point(suite, runs_dir, dataset, name):
+    """The validation-chosen grid point for ``name`` on ``dataset`` ({} when untuned)."""
+    source = suites.decided_by(suite, dataset, name)
+    if source is None:
+        return {}
+    tuned_dataset, owner = source
+    specs = suites.tuning_runs(suite, tuned_dataset, owner)
+    if not specs:
+        raise LookupError(f"{owner} has no grid runs on {tuned_dataset}")
+    points = tuning.grid_points(suites.own_grid(suite, owner))
+    records = {tuning.point_tag(p): load_run(runs_dir, s.key) for p, s in zip(points, specs)}
+    point, _ = tuning.choose(records, points)
+    return point
+
+
+def _report(suite, runs_dir, out_dir):
+    """Leaderboard from the stored runs that match the suite as it now stands."""
+    runs, grid_runs = [], []
+    for dataset in suite["datasets"]:
+        for name in suite["models"]:
+            grid_runs += [r for r in (load_current(runs_dir, s) for s in suites.tuning_runs(suite, dataset, name)) if r]
+            try:
+                point = chosen_point(suite, runs_dir, dataset, name)
+            except LookupError:
+                continue
+            runs += [r for r in (load_current(runs_dir, s) for s in suites.main_runs(suite, dataset, name, point)) if r]
+    return write_all(suite, runs, out_dir, grid_runs) if runs or grid_runs else {}
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ import csv
 import json
 import os
 
-from recbole_hier.benchmark import stats
+from recbole_hier.benchmark import stats, tuning
+from recbole_hier.benchmark.suite import own_grid
 
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20")
 COSTS = ("epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb")
@@ -53,7 +54,57 @@ def _best(rows, dataset, column, bigger=True):
     return (max(values) if bigger else min(values)) if values else None
 
 
-def write_markdown(suite, rows, runs, path):
+def _verdict_lines(suite, dataset, rows, runs):
+    """The reference against the best baseline (its own ablations are not baselines)."""
+    reference = suite.get("reference")
+    classes = {r["name"]: r["model"] for r in runs if r["dataset"] == dataset}
+    ref = next((r for r in rows if r["dataset"] == dataset and r["model"] == reference), None)
+    baselines = [r for r in rows if r["dataset"] == dataset and r["model"] != reference
+                 and classes.get(r["model"]) != classes.get(reference)]
+    if ref is None or not baselines:
+        return []
+    best = max(baselines, key=lambda r: r["test ndcg@10"][0])
+    ours, theirs = ref["test ndcg@10"][0], best["test ndcg@10"][0]
+    seeds = min(len(ref["seeds"]), len(best["seeds"]))
+    p_users = best.get("p users")
+    won = ours > theirs and seeds >= 3 and p_users is not None and p_users < 0.05
+    return [f"Verdict: best baseline by mean test NDCG@10 is {best['model']} ({theirs:.4f}); {reference} "
+            f"{ours:.4f} ({(ours - theirs) / theirs:+.1%}), seeds {seeds}, p seeds {_p(best.get('p seeds'))}, "
+            f"p users {_p(p_users)}: " + ("a win (higher mean over >= 3 seeds, p users < 0.05)." if won else
+                                          "not a win by the rule (higher mean over >= 3 seeds and p users < 0.05)."), ""]
+
+
+def _tuning_lines(suite, dataset, grid_runs):
+    """Validation score of every grid point per tuned model; the chosen one in bold."""
+    by_model = {}
+    for run in grid_runs:
+        if run["dataset"] == dataset:
+            name, tag = run["name"].split(tuning.SEPARATOR, 1)
+            by_model.setdefault(name, {})[tag] = run
+    if not by_model:
+        return []
+    spec = suite["tuning"]
+    metric = next(r["valid_metric"] for r in grid_runs if r["dataset"] == dataset)
+    lines = [f"Tuning (seed {spec['seed']}; best validation {metric} per grid point, chosen in bold; "
+             "test metrics are never consulted):", ""]
+    for name in suite["models"]:
+        if name not in by_model:
+            continue
+        points = tuning.grid_points(own_grid(suite, name))
+        scores = {tuning.point_tag(p): by_model[name][tuning.point_tag(p)]["best_valid"].get(metric.lower())
+                  for p in points if tuning.point_tag(p) in by_model[name]}
+        finished = len(scores) == len(points)
+        chosen = tuning.choose(by_model[name], points)[0] if finished else None
+        cells = [(f"**{tag}: {v:.4f}**" if chosen and tag == tuning.point_tag(chosen) else f"{tag}: {v:.4f}")
+                 for tag, v in scores.items()]
+        lines.append(f"- {name}: " + ", ".join(cells) + ("" if finished else f" ({len(scores)} of {len(points)} finished)"))
+    others = [d for d in suite["datasets"] if d not in spec["datasets"]]
+    if others:
+        lines.append(f"- Datasets without a grid ({', '.join(others)}) take the choice made on {spec['datasets'][0]}.")
+    return lines + [""]
+
+
+def write_markdown(suite, rows, runs, path, grid_runs=()):
     reference = suite.get("reference")
     lines = [f"# Leaderboard: {suite['name']}", "",
              f"Suite file: `{suite['path']}`. Test metrics are mean ± std over seeds of the "
@@ -64,6 +115,7 @@ def write_markdown(suite, rows, runs, path):
     for dataset in suite["datasets"]:
         data_rows = [r for r in rows if r["dataset"] == dataset]
         if not data_rows:
+            lines += [f"## {dataset}", "", "No finished seeded runs yet.", ""] + _tuning_lines(suite, dataset, grid_runs)
             continue
         valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
         header = ["model", "seeds"] + columns + [valid_col, "p seeds", "p users",
@@ -78,7 +130,7 @@ def write_markdown(suite, rows, runs, path):
             cells += [_fmt(*r["epochs_run"], 1), _fmt(*r["train_epoch_seconds"], 1),
                       _fmt(*r["eval_seconds"], 2), _fmt(*r["peak_memory_mb"], 0)]
             lines.append("| " + " | ".join(cells) + " |")
-        lines += [""] + _breakdown_lines(suite, dataset, runs) + [""]
+        lines += [""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs) + _breakdown_lines(suite, dataset, runs) + [""]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -142,7 +194,9 @@ def write_plot(suite, rows, runs, path):
     import matplotlib.pyplot as plt
 
     datasets = [d for d in suite["datasets"] if any(r["dataset"] == d for r in rows)]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 4), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(4.5 * max(1, len(datasets)), 4), squeeze=False)
+    if not datasets:
+        axes[0][0].text(0.5, 0.5, "no finished seeded runs yet", ha="center")
     for ax, dataset in zip(axes[0], datasets):
         data_rows = [r for r in rows if r["dataset"] == dataset]
         names = [r["model"] for r in data_rows]
@@ -162,10 +216,11 @@ def write_plot(suite, rows, runs, path):
     plt.close(fig)
 
 
-def write_all(suite, runs, out_dir):
+def write_all(suite, runs, out_dir, grid_runs=()):
     rows = summarise(suite, runs)
+    os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, f"leaderboard.{name}") for name in ("md", "csv", "json", "png")}
-    write_markdown(suite, rows, runs, paths["md"])
+    write_markdown(suite, rows, runs, paths["md"], grid_runs)
     write_csv_json(rows, paths["csv"], paths["json"])
     write_plot(suite, rows, runs, paths["png"])
     return paths

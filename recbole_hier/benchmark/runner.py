@@ -129,12 +129,50 @@ def _child(spec, out_path, error_path):
         raise
 
 
-def run_one(spec, runs_dir):
-    """Run ``spec`` unless its result exists; returns (path, status)."""
+def load_run(runs_dir, key):
+    path = os.path.join(runs_dir, key + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_current(runs_dir, spec):
+    """The stored run of ``spec`` if it was made with exactly ``spec``'s configuration."""
+    record = load_run(runs_dir, spec.key)
+    return record if record is not None and not _config_mismatch(spec, record) else None
+
+
+def _config_mismatch(spec, record):
+    """Keys whose stored value differs from what ``spec`` asks for (a stale result)."""
+    wanted = json.loads(json.dumps(spec.config))
+    stored = record.get("config", {})
+    return sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
+
+
+def run_one(spec, runs_dir, reuse=None):
+    """Run ``spec`` unless its result exists; returns (path, status).
+
+    ``reuse``: key of a stored run with exactly this configuration (a grid run at the
+    chosen point and the same seed); its record is copied instead of training again.
+    A stored result made with a different configuration is never silently kept or
+    overwritten: the run fails and says which keys differ.
+    """
     out_path = os.path.join(runs_dir, spec.key + ".json")
     error_path = os.path.join(runs_dir, spec.key + ".error.txt")
-    if os.path.exists(out_path):
-        return out_path, "done before"
+    for key in ([spec.key] + ([reuse] if reuse else [])):
+        record = load_run(runs_dir, key)
+        if record is None:
+            continue
+        stale = _config_mismatch(spec, record)
+        if stale:
+            where = os.path.join(runs_dir, key + ".json")
+            return where, (f"failed (stored result {where} was made with a different config for {stale}: "
+                           f"move it away to rerun, or restore the suite file)")
+        if key == spec.key:
+            return out_path, "done before"
+        _write_json({**record, "name": spec.name, "reused_from": key}, out_path)
+        return out_path, f"reused {key}"
     os.makedirs(runs_dir, exist_ok=True)
     process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path))
     process.start()
