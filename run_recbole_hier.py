@@ -8,6 +8,10 @@ The protocol preset (properties/protocol/sequential.yaml) and the dataset preset
 (properties/dataset/<dataset>.yaml, when there is one) are loaded first, so every
 model gets the same split, filtering and metrics; --config_files, then --key=value
 overrides, take precedence over them. --no_presets skips the presets.
+
+    python run_recbole_hier.py --benchmark properties/benchmark/cpu.yaml [--report_only]
+
+is the same as ``python -m recbole_hier.benchmark --suite ...`` (its other flags pass through).
 """
 
 import argparse
@@ -42,7 +46,11 @@ def parse_args(argv=None):
     parser.add_argument("--max_evals", type=int, default=100, help="trials for random/bayes")
     parser.add_argument("--early_stop", type=int, default=10, help="stop after this many trials without improvement")
     parser.add_argument("--hyper_output", default="hyper/result", help="table path prefix (.md, .csv)")
+    parser.add_argument("--benchmark", default=None, metavar="SUITE",
+                        help="run a benchmark suite (python -m recbole_hier.benchmark --suite SUITE)")
     args, unknown = parser.parse_known_args(argv)
+    if args.benchmark:
+        return args, unknown  # the benchmark's own flags (--results, --only, --report_only)
     if args.hyper and not args.params_file:
         parser.error("--hyper needs --params_file")
     for arg in unknown:
@@ -53,6 +61,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args, overrides = parse_args(argv)
+    if args.benchmark:
+        from recbole_hier.benchmark.__main__ import main as benchmark
+
+        return benchmark(["--suite", args.benchmark] + overrides)
     from recbole_hier import run
 
     config_files = [] if args.no_presets else preset_files(args.dataset)

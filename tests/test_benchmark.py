@@ -7,6 +7,8 @@ import os
 import pytest
 import yaml
 
+import run_recbole_hier
+
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark.suite import SuiteError, expand, load_suite
 from tests.conftest import PROTOCOL, tiny_config_dict
@@ -73,6 +75,9 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     capsys.readouterr()
     assert main(["--suite", suite_file, "--results", results]) == 0
     assert capsys.readouterr().out.count("done before") == 8
+    os.unlink(os.path.join(out, "leaderboard.md"))
+    assert run_recbole_hier.main(["--benchmark", suite_file, "--results", results, "--report_only"]) == 0
+    assert "| SASRec |" in open(os.path.join(out, "leaderboard.md")).read()
 
     # a stored result made with another configuration is neither reused nor overwritten
     before = open(os.path.join(runs_dir, "tiny__SASRec__2.json")).read()
