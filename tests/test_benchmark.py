@@ -22,7 +22,8 @@ def write_suite(tmp_path, tiny_data, tiny_bert, **changes):
         "name": "smoke", "presets": [PROTOCOL], "config": config, "seeds": [1, 2],
         "reference": "HierRec", "datasets": {"tiny": {}},
         "tuning": {"grid": {"learning_rate": [0.001, 0.01]}, "seed": 1},
-        "models": {"HierRec": {}, "SASRec": {"config": {"n_layers": 1}}},
+        "models": {"HierRec": {}, "SASRec": {"config": {"n_layers": 1}},
+                   "HierRec-noVAE": {"model": "HierRec", "tune": "HierRec", "config": {"vae": False}, "seeds": [2]}},
         **changes,
     }
     path = tmp_path / "smoke.yaml"
@@ -37,8 +38,9 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     out = os.path.join(results, "smoke")
     runs_dir = os.path.join(out, "runs")
     runs = sorted(os.listdir(runs_dir))
-    assert runs == sorted(f"tiny__{m}{g}__{s}.json" for m in ("HierRec", "SASRec")
-                          for g, s in (("@learning_rate=0.001", 1), ("@learning_rate=0.01", 1), ("", 1), ("", 2)))
+    assert runs == sorted([f"tiny__{m}{g}__{s}.json" for m in ("HierRec", "SASRec")
+                           for g, s in (("@learning_rate=0.001", 1), ("@learning_rate=0.01", 1), ("", 1), ("", 2))]
+                          + ["tiny__HierRec-noVAE__2.json"])
     for model in ("HierRec", "SASRec"):
         grid = {lr: json.load(open(os.path.join(runs_dir, f"tiny__{model}@learning_rate={lr}__1.json")))
                 for lr in (0.001, 0.01)}
@@ -51,6 +53,9 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
         assert seed1["reused_from"] == f"tiny__{model}@learning_rate={chosen}__1"
         assert seed1["test"] == grid[chosen]["test"] and seed1["name"] == model
         assert seed2["config"]["learning_rate"] == chosen and "reused_from" not in seed2
+        if model == "HierRec":  # the ablation takes its parent's choice
+            ablation = json.load(open(os.path.join(runs_dir, "tiny__HierRec-noVAE__2.json")))
+            assert ablation["config"]["learning_rate"] == chosen and ablation["config"]["vae"] is False
     run = json.load(open(os.path.join(runs_dir, "tiny__HierRec__2.json")))
     for key in ("best_valid", "test", "epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb"):
         assert key in run
@@ -63,18 +68,20 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "## tiny" in table and "| HierRec |" in table and "| SASRec |" in table
     assert "popularity" in table and "history length" in table and "**" in table
     assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
+    assert "Verdict: best baseline by mean test NDCG@10 is SASRec" in table  # not the HierRec ablation
+    assert "| HierRec-noVAE | 2 |" in table
     rows = list(csv.DictReader(open(os.path.join(out, "leaderboard.csv"))))
-    assert {r["model"] for r in rows} == {"HierRec", "SASRec"}
+    assert {r["model"] for r in rows} == {"HierRec", "SASRec", "HierRec-noVAE"}
     sasrec = next(r for r in rows if r["model"] == "SASRec")
     assert sasrec["p seeds"] != "" and sasrec["p users"] != ""
     assert float(sasrec["test ndcg@10 mean"]) >= 0
-    assert len(json.load(open(os.path.join(out, "leaderboard.json")))) == 2
+    assert len(json.load(open(os.path.join(out, "leaderboard.json")))) == 3
     with open(os.path.join(out, "leaderboard.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
     capsys.readouterr()
     assert main(["--suite", suite_file, "--results", results]) == 0
-    assert capsys.readouterr().out.count("done before") == 8
+    assert capsys.readouterr().out.count("done before") == 9
     os.unlink(os.path.join(out, "leaderboard.md"))
     assert run_recbole_hier.main(["--benchmark", suite_file, "--results", results, "--report_only"]) == 0
     assert "| SASRec |" in open(os.path.join(out, "leaderboard.md")).read()
@@ -83,6 +90,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     before = open(os.path.join(runs_dir, "tiny__SASRec__2.json")).read()
     changed = write_suite(tmp_path, tiny_data, tiny_bert,
                           models={"HierRec": {}, "SASRec": {"config": {"n_layers": 2}}})
+    # (the ablation is no longer in the suite: its stored run stays on disk, out of the table)
     assert main(["--suite", changed, "--results", results, "--report_only"]) == 0
     assert "| SASRec |" not in open(os.path.join(out, "leaderboard.md")).read()
     assert main(["--suite", changed, "--results", results]) == 1

@@ -74,6 +74,33 @@ def _verdict_lines(suite, dataset, rows, runs):
                                           "not a win by the rule (higher mean over >= 3 seeds and p users < 0.05)."), ""]
 
 
+def _ablation_lines(suite, dataset, runs):
+    """Each variant of the reference model against the reference at the same seeds."""
+    reference = suite.get("reference")
+    here = [r for r in runs if r["dataset"] == dataset]
+    ref = {r["seed"]: r for r in here if r["name"] == reference}
+    if not ref:
+        return []
+    variants = [name for name in suite["models"] if name != reference
+                and any(r["name"] == name and r["model"] == ref[min(ref)]["model"] for r in here)]
+    if not variants:
+        return []
+    lines = ["Ablations (test NDCG@10 at the seeds both ran; p users: Wilcoxon over test users):", "",
+             f"| variant | seeds | variant | {reference} | change | p users |", "|---|---|---|---|---|---|"]
+    for name in variants:
+        mine = {r["seed"]: r for r in here if r["name"] == name and r["seed"] in ref}
+        if not mine:
+            continue
+        seeds = sorted(mine)
+        ours = sum(mine[s]["test"]["ndcg@10"] for s in seeds) / len(seeds)
+        base = sum(ref[s]["test"]["ndcg@10"] for s in seeds) / len(seeds)
+        p = stats.paired_user_test(stats.per_user_mean([ref[s] for s in seeds]),
+                                   stats.per_user_mean([mine[s] for s in seeds]))
+        lines.append(f"| {name} | {','.join(map(str, seeds))} | {ours:.4f} | {base:.4f} | "
+                     f"{(ours - base) / base:+.1%} | {_p(p)} |")
+    return lines + [""]
+
+
 def _tuning_lines(suite, dataset, grid_runs):
     """Validation score of every grid point per tuned model; the chosen one in bold."""
     by_model = {}
@@ -130,7 +157,8 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
             cells += [_fmt(*r["epochs_run"], 1), _fmt(*r["train_epoch_seconds"], 1),
                       _fmt(*r["eval_seconds"], 2), _fmt(*r["peak_memory_mb"], 0)]
             lines.append("| " + " | ".join(cells) + " |")
-        lines += [""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs) + _breakdown_lines(suite, dataset, runs) + [""]
+        lines += ([""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs)
+                  + _ablation_lines(suite, dataset, runs) + _breakdown_lines(suite, dataset, runs) + [""])
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
