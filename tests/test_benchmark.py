@@ -82,6 +82,11 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     capsys.readouterr()
     assert main(["--suite", suite_file, "--results", results]) == 0
     assert capsys.readouterr().out.count("done before") == 9
+    assert main(["--suite", suite_file, "--results", results, "--models", "SASRec"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("done before") == 4 and "HierRec" not in printed.split("leaderboard:")[0]
+    with pytest.raises(SystemExit, match=r"--models: \['GRU4Rec'\] are not models of this suite"):
+        main(["--suite", suite_file, "--results", results, "--models", "GRU4Rec"])
     os.unlink(os.path.join(out, "leaderboard.md"))
     assert run_recbole_hier.main(["--benchmark", suite_file, "--results", results, "--report_only"]) == 0
     assert "| SASRec |" in open(os.path.join(out, "leaderboard.md")).read()

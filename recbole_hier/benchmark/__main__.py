@@ -1,7 +1,7 @@
 """Run a benchmark suite and write its leaderboard.
 
     python -m recbole_hier.benchmark --suite properties/benchmark/cpu.yaml [--results results]
-        [--only DATASET[,DATASET]] [--report_only]
+        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--report_only]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, so an interrupted suite resumes. The leaderboard
@@ -24,13 +24,17 @@ def main(argv=None):
     parser.add_argument("--suite", required=True)
     parser.add_argument("--results", default="results")
     parser.add_argument("--only", default=None, help="comma-separated datasets to run")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated suite model names to run (e.g. the ablations first); "
+                             "the leaderboard still covers every finished run")
     parser.add_argument("--report_only", action="store_true", help="rewrite the leaderboard, run nothing")
     args = parser.parse_args(argv)
     suite = suites.load_suite(args.suite)
     out_dir = os.path.join(args.results, suite["name"])
     runs_dir = os.path.join(out_dir, "runs")
-    datasets = [d for d in suite["datasets"] if not args.only or d in args.only.split(",")]
-    total = sum(1 for s in suites.expand(suite) if s.dataset in datasets)
+    datasets = _pick(suite["datasets"], args.only, "--only", "datasets")
+    models = _pick(suite["models"], args.models, "--models", "models")
+    total = sum(len(suites.tuning_runs(suite, d, n)) + len(suites.main_runs(suite, d, n)) for d in datasets for n in models)
     failures, number = [], 0
 
     def execute(spec, reuse=None):
@@ -45,7 +49,7 @@ def main(argv=None):
             _report(suite, runs_dir, out_dir)
 
     for dataset in datasets if not args.report_only else []:
-        for name in suite["models"]:
+        for name in models:
             for spec in suites.tuning_runs(suite, dataset, name):
                 execute(spec)
             specs = suites.main_runs(suite, dataset, name)
@@ -69,6 +73,16 @@ def main(argv=None):
         print(f"{len(failures)} run(s) failed or were skipped: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _pick(names, wanted, flag, what):
+    """The suite's ``names`` (in suite order) named by a comma-separated ``wanted``; all when None."""
+    if wanted is None:
+        return list(names)
+    unknown = sorted(set(wanted.split(",")) - set(names))
+    if unknown:
+        raise SystemExit(f"{flag}: {unknown} are not {what} of this suite; it has {list(names)}")
+    return [n for n in names if n in wanted.split(",")]
 
 
 def chosen_point(suite, runs_dir, dataset, name):
