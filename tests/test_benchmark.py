@@ -87,6 +87,8 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert printed.count("done before") == 4 and "HierRec" not in printed.split("leaderboard:")[0]
     with pytest.raises(SystemExit, match=r"--models: \['GRU4Rec'\] are not models of this suite"):
         main(["--suite", suite_file, "--results", results, "--models", "GRU4Rec"])
+    with pytest.raises(SystemExit, match=r"--only: \['ml-1m'\] are not datasets of this suite"):
+        main(["--suite", suite_file, "--results", results, "--only", "ml-1m"])
     os.unlink(os.path.join(out, "leaderboard.md"))
     assert run_recbole_hier.main(["--benchmark", suite_file, "--results", results, "--report_only"]) == 0
     assert "| SASRec |" in open(os.path.join(out, "leaderboard.md")).read()

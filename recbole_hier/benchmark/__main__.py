@@ -34,7 +34,8 @@ def main(argv=None):
     runs_dir = os.path.join(out_dir, "runs")
     datasets = _pick(suite["datasets"], args.only, "--only", "datasets")
     models = _pick(suite["models"], args.models, "--models", "models")
-    total = sum(len(suites.tuning_runs(suite, d, n)) + len(suites.main_runs(suite, d, n)) for d in datasets for n in models)
+    total = sum(len(suites.tuning_runs(suite, d, n)) + len(suites.main_runs(suite, d, n))
+                for d in datasets for n in models)
     failures, number = [], 0
 
     def execute(spec, reuse=None):
@@ -79,10 +80,11 @@ def _pick(names, wanted, flag, what):
     """The suite's ``names`` (in suite order) named by a comma-separated ``wanted``; all when None."""
     if wanted is None:
         return list(names)
-    unknown = sorted(set(wanted.split(",")) - set(names))
+    wanted = set(wanted.split(","))
+    unknown = sorted(wanted - set(names))
     if unknown:
         raise SystemExit(f"{flag}: {unknown} are not {what} of this suite; it has {list(names)}")
-    return [n for n in names if n in wanted.split(",")]
+    return [n for n in names if n in wanted]
 
 
 def chosen_point(suite, runs_dir, dataset, name):
