@@ -70,6 +70,10 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
     assert "Verdict: best baseline by mean test NDCG@10 is SASRec" in table  # not the HierRec ablation
     assert "| HierRec-noVAE | 2 |" in table
+    # a one-seed row shows its value alone: "± 0.0000" would claim a spread never measured
+    novae_row = next(line for line in table.splitlines() if line.startswith("| HierRec-noVAE |"))
+    two_seed_row = next(line for line in table.splitlines() if line.startswith("| SASRec |"))
+    assert "±" not in novae_row and "±" in two_seed_row
     rows = list(csv.DictReader(open(os.path.join(out, "leaderboard.csv"))))
     assert {r["model"] for r in rows} == {"HierRec", "SASRec", "HierRec-noVAE"}
     sasrec = next(r for r in rows if r["model"] == "SASRec")

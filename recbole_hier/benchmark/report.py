@@ -11,8 +11,11 @@ METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20")
 COSTS = ("epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb")
 
 
-def _fmt(mean, std, digits=4):
-    return "n/a" if mean != mean else f"{mean:.{digits}f} ± {std:.{digits}f}"
+def _fmt(mean, std, digits=4, spread=True):
+    """``mean ± std``; just the mean where there is no spread to show (one seed)."""
+    if mean != mean:
+        return "n/a"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if spread else f"{mean:.{digits}f}"
 
 
 def _p(value):
@@ -134,7 +137,8 @@ def _tuning_lines(suite, dataset, grid_runs):
 def write_markdown(suite, rows, runs, path, grid_runs=()):
     reference = suite.get("reference")
     lines = [f"# Leaderboard: {suite['name']}", "",
-             f"Suite file: `{suite['path']}`. Test metrics are mean ± std over seeds of the "
+             f"Suite file: `{suite['path']}`. Test metrics are mean ± std over seeds (the value "
+             "alone where a model ran one seed) of the "
              "best-validation checkpoint (full ranking). **Bold**: best in the column for the "
              f"dataset. p seeds: paired t-test over seeds of test NDCG@10 against {reference}; "
              f"p users: Wilcoxon signed-rank test over test users of seed-averaged NDCG@10 against {reference}.", ""]
@@ -150,12 +154,12 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
         lines += [f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in data_rows:
             cells = [r["model"], ",".join(map(str, r["seeds"]))]
+            spread = len(r["seeds"]) > 1
             for col in columns + [valid_col]:
-                text = _fmt(*r[col])
+                text = _fmt(*r[col], spread=spread)
                 cells.append(f"**{text}**" if r[col][0] == _best(rows, dataset, col) else text)
             cells += [_p(r.get("p seeds")), _p(r.get("p users"))]
-            cells += [_fmt(*r["epochs_run"], 1), _fmt(*r["train_epoch_seconds"], 1),
-                      _fmt(*r["eval_seconds"], 2), _fmt(*r["peak_memory_mb"], 0)]
+            cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ([""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs)
                   + _ablation_lines(suite, dataset, runs) + _breakdown_lines(suite, dataset, runs) + [""])
