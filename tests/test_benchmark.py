@@ -60,6 +60,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     for key in ("best_valid", "test", "epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb"):
         assert key in run
     assert run["epochs_run"] == 1 and run["train_epoch_seconds"] > 0 and run["peak_memory_mb"] > 0
+    assert len(run["train_loss"]) == 1 and run["train_loss"][0] > 0
     assert len(run["per_user"]["user"]) == len(run["per_user"]["ndcg@10"]) == 40
     # the per-user NDCG@10 averages to RecBole's own test NDCG@10
     assert abs(sum(run["per_user"]["ndcg@10"]) / 40 - run["test"]["ndcg@10"]) < 1e-3

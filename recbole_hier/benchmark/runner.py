@@ -2,9 +2,9 @@
 
 Each run trains with RecBole's trainer (validation-only model selection, best-valid
 checkpoint reloaded for test) and records best-valid and test metrics, epochs run,
-seconds per training epoch, seconds per evaluation, peak memory and, per test user,
-NDCG@10 with the user's target item and history length (for paired tests and
-breakdowns).
+each epoch's training loss, seconds per training epoch, seconds per evaluation, peak
+memory and, per test user, NDCG@10 with the user's target item and history length (for
+paired tests and breakdowns).
 """
 
 import json
@@ -82,7 +82,8 @@ def _execute(spec, out_path):
     trainer.evaluator = _per_user_evaluator(config)
     if config["device"].type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    best_score, best_valid = trainer.fit(train, valid, saved=True, show_progress=False, verbose=False)
+    # verbose: RecBole's per-epoch loss and validation lines, so a long run shows progress
+    best_score, best_valid = trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
     test_result = trainer.evaluate(test, load_best_model=True)
     users = _eval_users(test)
     tokens = dataset.field2id_token
@@ -93,6 +94,7 @@ def _execute(spec, out_path):
         "best_valid": {k: float(v) for k, v in (best_valid or {}).items()},
         "test": {k: float(v) for k, v in test_result.items()},
         "epochs_run": len(trainer.epoch_seconds),
+        "train_loss": [float(trainer.train_loss_dict[e]) for e in sorted(trainer.train_loss_dict)],
         "train_epoch_seconds": float(np.mean(trainer.epoch_seconds)),
         "eval_seconds": float(np.mean(trainer.eval_seconds)),
         "peak_memory_mb": (torch.cuda.max_memory_allocated() / 2**20 if config["device"].type == "cuda"
