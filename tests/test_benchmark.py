@@ -11,7 +11,7 @@ import run_recbole_hier
 
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark.suite import SuiteError, expand, load_suite
-from tests.conftest import PROTOCOL, tiny_config_dict
+from tests.conftest import PROTOCOL, REPO, tiny_config_dict
 
 
 def write_suite(tmp_path, tiny_data, tiny_bert, **changes):
@@ -142,3 +142,53 @@ def test_suite_precedence_and_filters(tmp_path):
     assert by_key["a__M__1"].config["hidden_size"] == 16 and by_key["b__M__1"].config["hidden_size"] == 8
     assert by_key["a__M-x__2"].config["hidden_size"] == 32 and by_key["a__M-x__2"].model == "M"
     assert by_key["a__M-x__2"].config["seed"] == 2 and by_key["a__M__1"].config["epochs"] == 3
+
+
+
+def _processes():
+    """``{pid: (parent pid, state)}`` from the Linux process table."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            table[int(entry)] = (int(fields[1]), fields[0])
+    return table
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path):
+    """SIGTERM to the runner must not leave the run in progress training on as an orphan."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write_suite(tmp_path, tiny_data, tiny_bert, config={
+        **tiny_config_dict(tiny_data, tiny_bert, tmp_path), "epochs": 500, "stopping_step": 500})
+    runner = subprocess.Popen([sys.executable, "-m", "recbole_hier.benchmark", "--suite", path,
+                               "--results", str(tmp_path / "results"), "--models", "SASRec"],
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        children = []
+        while not children and time.time() < deadline:
+            time.sleep(0.2)
+            children = [pid for pid, (parent, _) in _processes().items() if parent == runner.pid]
+        assert children, "the runner never started its run"
+        time.sleep(2)  # let the run get going
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=60) != 0
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            alive = [pid for pid, (_, state) in _processes().items() if pid in children and state != "Z"]
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, "the run outlived its runner"
+    finally:
+        if runner.poll() is None:
+            runner.kill()

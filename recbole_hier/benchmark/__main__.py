@@ -9,8 +9,11 @@ the finished ones, so an interrupted suite resumes. The leaderboard
 """
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 from recbole_hier.benchmark import suite as suites
@@ -19,7 +22,30 @@ from recbole_hier.benchmark.report import write_all
 from recbole_hier.benchmark.runner import load_current, load_run, run_one
 
 
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """While a suite runs, SIGTERM raises SystemExit, so the run in progress is stopped
+    with the runner (see ``run_one``) instead of training on as an orphan."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None):
+    with _sigterm_as_exit():
+        return _main(argv)
+
+
+def _main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", required=True)
     parser.add_argument("--results", default="results")

@@ -178,7 +178,13 @@ def run_one(spec, runs_dir, reuse=None):
     os.makedirs(runs_dir, exist_ok=True)
     process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path))
     process.start()
-    process.join()
+    try:
+        process.join()
+    finally:
+        # the run belongs to this runner: stopping the runner stops it, never orphans it
+        if process.is_alive():
+            process.terminate()
+            process.join()
     if process.exitcode == 0 and os.path.exists(out_path):
         if os.path.exists(error_path):
             os.unlink(error_path)
