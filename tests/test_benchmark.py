@@ -3,6 +3,10 @@
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -14,8 +18,8 @@ from recbole_hier.benchmark.suite import SuiteError, expand, load_suite
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
 
 
-def write_suite(tmp_path, tiny_data, tiny_bert, **changes):
-    config = tiny_config_dict(tiny_data, tiny_bert, tmp_path)
+def write_suite(tmp_path, tiny_data, tiny_bert, config_changes=(), **changes):
+    config = {**tiny_config_dict(tiny_data, tiny_bert, tmp_path), **dict(config_changes)}
     config.pop("seed")
     config.pop("learning_rate", None)
     suite = {
@@ -144,7 +148,6 @@ def test_suite_precedence_and_filters(tmp_path):
     assert by_key["a__M-x__2"].config["seed"] == 2 and by_key["a__M__1"].config["epochs"] == 3
 
 
-
 def _processes():
     """``{pid: (parent pid, state)}`` from the Linux process table."""
     table = {}
@@ -162,13 +165,7 @@ def _processes():
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
 def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path):
     """SIGTERM to the runner must not leave the run in progress training on as an orphan."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    path = write_suite(tmp_path, tiny_data, tiny_bert, config={
-        **tiny_config_dict(tiny_data, tiny_bert, tmp_path), "epochs": 500, "stopping_step": 500})
+    path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 500, "stopping_step": 500})
     runner = subprocess.Popen([sys.executable, "-m", "recbole_hier.benchmark", "--suite", path,
                                "--results", str(tmp_path / "results"), "--models", "SASRec"],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
