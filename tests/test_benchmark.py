@@ -14,7 +14,8 @@ import yaml
 import run_recbole_hier
 
 from recbole_hier.benchmark.__main__ import main
-from recbole_hier.benchmark.suite import SuiteError, expand, load_suite
+from recbole_hier.benchmark.runner import progress_dir, run_one
+from recbole_hier.benchmark.suite import SuiteError, expand, load_suite, main_runs
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
 
 
@@ -189,3 +190,47 @@ def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path):
     finally:
         if runner.poll() is None:
             runner.kill()
+
+
+def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, tiny_bert, tmp_path):
+    """Progress saved at each validation restores weights, optimizer, counters and every RNG:
+    a run paused twice ends exactly where one process would have (dropout and the VAE draw)."""
+    path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 3, "stopping_step": 10})
+    spec = main_runs(load_suite(path), "tiny", "HierRec", {"learning_rate": 0.01})[0]
+    whole_dir, paused_dir = str(tmp_path / "whole"), str(tmp_path / "paused")
+    assert run_one(spec, whole_dir)[1] == "ran"
+    progress = progress_dir(paused_dir, spec.key)
+    for _ in (1, 2):  # a deadline already passed: pause at the next validation
+        where, status = run_one(spec, paused_dir, deadline=0)
+        assert status.startswith("paused") and where == progress
+        assert os.path.isfile(os.path.join(progress, "last.pth"))
+        assert not os.path.exists(os.path.join(paused_dir, spec.key + ".json"))
+    assert run_one(spec, paused_dir) == (os.path.join(paused_dir, spec.key + ".json"), "ran (resumed)")
+    assert not os.path.exists(progress)  # removed once the record is written
+    whole = json.load(open(os.path.join(whole_dir, spec.key + ".json")))
+    resumed = json.load(open(os.path.join(paused_dir, spec.key + ".json")))
+    assert whole["resumed_at_epochs"] == [] and resumed["resumed_at_epochs"] == [1, 2]
+    assert resumed["epochs_run"] == whole["epochs_run"] == 3
+    for key in ("train_loss", "best_valid", "test", "per_user"):
+        assert resumed[key] == whole[key], key
+
+
+def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
+    path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2})
+    spec = main_runs(load_suite(path), "tiny", "SASRec", {"learning_rate": 0.01})[0]
+    runs_dir = str(tmp_path / "runs")
+    assert run_one(spec, runs_dir, deadline=0)[1].startswith("paused")
+    spec.config["learning_rate"] = 0.001
+    where, status = run_one(spec, runs_dir)
+    assert status.startswith("failed")
+    error = open(where).read()
+    assert "learning_rate" in error and "delete" in error and spec.key + ".progress" in error
+    assert os.path.isfile(os.path.join(progress_dir(runs_dir, spec.key), "last.pth"))  # kept, not overwritten
+
+
+def test_hours_limit_stops_before_starting_a_run(tiny_data, tiny_bert, tmp_path, capsys):
+    path = write_suite(tmp_path, tiny_data, tiny_bert)
+    results = tmp_path / "results"
+    assert main(["--suite", path, "--results", str(results), "--hours", "0"]) == 3
+    assert "rerun the same command to resume" in capsys.readouterr().out
+    assert not (results / "smoke" / "runs").exists() or not os.listdir(results / "smoke" / "runs")

@@ -1,10 +1,13 @@
 """Run a benchmark suite and write its leaderboard.
 
     python -m recbole_hier.benchmark --suite properties/benchmark/cpu.yaml [--results results]
-        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--report_only]
+        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--hours H] [--report_only]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
-the finished ones, so an interrupted suite resumes. The leaderboard
+the finished ones, and a run stopped part-way continues from its last validation
+(``<key>.progress/``), so an interrupted suite resumes. ``--hours H`` stops the suite
+at the first validation after H hours, its progress saved (exit code 3: rerun the
+same command to go on). The leaderboard
 (``leaderboard.md/.csv/.json/.png``) is rewritten from all finished runs after every run.
 """
 
@@ -53,6 +56,9 @@ def _main(argv=None):
     parser.add_argument("--models", default=None,
                         help="comma-separated suite model names to run (e.g. the ablations first); "
                              "the leaderboard still covers every finished run")
+    parser.add_argument("--hours", type=float, default=None,
+                        help="pause at the first validation after this many hours (progress saved; "
+                             "rerun to resume); exit code 3 when it did")
     parser.add_argument("--report_only", action="store_true", help="rewrite the leaderboard, run nothing")
     args = parser.parse_args(argv)
     suite = suites.load_suite(args.suite)
@@ -62,15 +68,21 @@ def _main(argv=None):
     models = _pick(suite["models"], args.models, "--models", "models")
     total = sum(len(suites.tuning_runs(suite, d, n)) + len(suites.main_runs(suite, d, n))
                 for d in datasets for n in models)
-    failures, number = [], 0
+    failures, number, paused = [], 0, False
+    deadline = time.time() + args.hours * 3600 if args.hours is not None else None
 
     def execute(spec, reuse=None):
-        nonlocal number
+        nonlocal number, paused
         number += 1
+        if paused or (deadline is not None and time.time() >= deadline and load_run(runs_dir, spec.key) is None):
+            paused = True
+            return
         start = time.time()
-        path, status = run_one(spec, runs_dir, reuse)
+        path, status = run_one(spec, runs_dir, reuse, deadline)
         print(f"[{number}/{total}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
-        if status.startswith("failed"):
+        if status.startswith("paused"):
+            paused = True
+        elif status.startswith("failed"):
             failures.append(spec.key)
         elif status != "done before":
             _report(suite, runs_dir, out_dir)
@@ -86,6 +98,8 @@ def _main(argv=None):
                 point = chosen_point(suite, runs_dir, dataset, name)
             except LookupError as error:
                 number += len(specs)
+                if paused:
+                    continue  # its tuning was paused, not broken
                 print(f"skipped {dataset}/{name}: its tuning is not finished ({error})", flush=True)
                 failures += [s.key for s in specs]
                 continue
@@ -96,10 +110,12 @@ def _main(argv=None):
                 execute(spec, reuse)
     paths = _report(suite, runs_dir, out_dir)
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
+    if paused:
+        print(f"stopped at the --hours limit ({args.hours} h); rerun the same command to resume", flush=True)
     if failures:
         print(f"{len(failures)} run(s) failed or were skipped: {', '.join(failures)}", file=sys.stderr)
         return 1
-    return 0
+    return 3 if paused else 0
 
 
 def _pick(names, wanted, flag, what):

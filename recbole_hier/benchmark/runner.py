@@ -4,18 +4,23 @@ Each run trains with RecBole's trainer (validation-only model selection, best-va
 checkpoint reloaded for test) and records best-valid and test metrics, epochs run,
 each epoch's training loss, seconds per training epoch, seconds per evaluation, peak
 memory and, per test user, NDCG@10 with the user's target item and history length (for
-paired tests and breakdowns).
+paired tests and breakdowns). A run stopped part-way resumes from its last
+validation (see :mod:`recbole_hier.benchmark.progress`).
 """
 
 import json
 import multiprocessing as mp
 import os
-import resource
 import tempfile
 import time
 import traceback
 
 import numpy as np
+
+from recbole_hier.benchmark.progress import Paused, resumable
+
+# exit code of a run that stopped at its time limit with its progress saved
+PAUSED_EXIT = 3
 
 
 def _timed(trainer_class):
@@ -61,7 +66,7 @@ def _eval_users(test_data):
     return np.asarray(test_data.uid_list)
 
 
-def _execute(spec, out_path):
+def _execute(spec, out_path, progress_dir, deadline=None):
     import torch
 
     import recbole_hier  # noqa: F401  (compatibility fixes)
@@ -78,10 +83,12 @@ def _execute(spec, out_path):
     train, valid, test = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(spec.model)(config, train._dataset).to(config["device"])
-    trainer = _timed(get_trainer(config["MODEL_TYPE"], spec.model))(config, model)
+    trainer_class = resumable(_timed(get_trainer(config["MODEL_TYPE"], spec.model)), progress_dir, spec.config, deadline)
+    trainer = trainer_class(config, model)
     trainer.evaluator = _per_user_evaluator(config)
     if config["device"].type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    trainer.resume_progress(train)
     # verbose: RecBole's per-epoch loss and validation lines, so a long run shows progress
     best_score, best_valid = trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
     test_result = trainer.evaluate(test, load_best_model=True)
@@ -97,9 +104,10 @@ def _execute(spec, out_path):
         "train_loss": [float(trainer.train_loss_dict[e]) for e in sorted(trainer.train_loss_dict)],
         "train_epoch_seconds": float(np.mean(trainer.epoch_seconds)),
         "eval_seconds": float(np.mean(trainer.eval_seconds)),
-        "peak_memory_mb": (torch.cuda.max_memory_allocated() / 2**20 if config["device"].type == "cuda"
-                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_memory_mb": trainer.peak_memory_mb(),
         "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
+        # epochs at which the run continued from saved progress ([]: one uninterrupted process)
+        "resumed_at_epochs": list(trainer.resumed_at),
         "per_user": {"user": [str(tokens[uid][u]) for u in users],
                      "ndcg@10": [float(v) for v in trainer.evaluator.last_ndcg10]},
     }
@@ -112,6 +120,7 @@ def _execute(spec, out_path):
     if len(record["per_user"]["user"]) != len(record["per_user"]["ndcg@10"]):
         raise RuntimeError("per-user NDCG does not line up with the evaluated users")
     _write_json(record, out_path)
+    trainer.discard_progress()
 
 
 def _write_json(record, path):
@@ -122,9 +131,11 @@ def _write_json(record, path):
     os.replace(tmp, path)
 
 
-def _child(spec, out_path, error_path):
+def _child(spec, out_path, error_path, progress_dir, deadline):
     try:
-        _execute(spec, out_path)
+        _execute(spec, out_path, progress_dir, deadline)
+    except Paused:
+        raise SystemExit(PAUSED_EXIT)
     except BaseException:
         with open(error_path, "w") as f:
             f.write(traceback.format_exc())
@@ -152,8 +163,15 @@ def _config_mismatch(spec, record):
     return sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
 
 
-def run_one(spec, runs_dir, reuse=None):
+def progress_dir(runs_dir, key):
+    return os.path.join(runs_dir, key + ".progress")
+
+
+def run_one(spec, runs_dir, reuse=None, deadline=None):
     """Run ``spec`` unless its result exists; returns (path, status).
+
+    A run stopped part-way (killed, or paused at ``deadline``, a ``time.time()``)
+    continues from its saved progress; a paused run returns status ``"paused ..."``.
 
     ``reuse``: key of a stored run with exactly this configuration (a grid run at the
     chosen point and the same seed); its record is copied instead of training again.
@@ -176,7 +194,9 @@ def run_one(spec, runs_dir, reuse=None):
         _write_json({**record, "name": spec.name, "reused_from": key}, out_path)
         return out_path, f"reused {key}"
     os.makedirs(runs_dir, exist_ok=True)
-    process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path))
+    progress = progress_dir(runs_dir, spec.key)
+    resumed = os.path.exists(os.path.join(progress, "last.pth"))
+    process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path, progress, deadline))
     process.start()
     try:
         process.join()
@@ -188,5 +208,7 @@ def run_one(spec, runs_dir, reuse=None):
     if process.exitcode == 0 and os.path.exists(out_path):
         if os.path.exists(error_path):
             os.unlink(error_path)
-        return out_path, "ran"
+        return out_path, "ran (resumed)" if resumed else "ran"
+    if process.exitcode == PAUSED_EXIT:
+        return progress, f"paused at the time limit (progress saved in {progress}; rerun to resume)"
     return error_path, f"failed (exit code {process.exitcode}; see {error_path})"

@@ -1,0 +1,166 @@
+"""Mid-run resumption: a benchmark run continues where it stopped, not from epoch 0.
+
+A run on amazon-beauty takes hours on CPU, longer than what is left of a working
+session. After every validation the trainer's whole state is written atomically to
+``<runs_dir>/<key>.progress/last.pth``: model and optimizer, early-stopping counters,
+best validation result and the weights it came from, per-epoch losses and timings,
+and every random-number generator the training loop draws from (torch, CUDA, numpy,
+``random`` and the training loader's own shuffling generator). A rerun of the same
+run loads it (``weights_only``: no pickled code runs) and goes on from the next
+epoch, so on CPU the finished record equals that of an uninterrupted run. A stop
+loses at most the epoch in progress. The folder is removed once the run's record
+is written.
+"""
+
+import json
+import os
+import random
+import resource
+import shutil
+import time
+
+import numpy as np
+import torch
+
+from recbole_hier.checkpoint import CheckpointError, config_state, load_checkpoint, save_checkpoint
+
+
+class Paused(Exception):
+    """Raised at an epoch boundary when the run's time limit has passed (progress saved)."""
+
+
+def _rng_state(train_data):
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+        "loader": train_data.generator.get_state(),
+    }
+
+
+def _set_rng_state(state, train_data):
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    train_data.generator.set_state(state["loader"])
+
+
+def resumable(trainer_class, progress_dir, run_config, deadline=None):
+    """``trainer_class`` that saves its progress after every validation in
+    ``progress_dir`` and can resume from it.
+
+    ``run_config``: the run's own configuration (the suite's keys), stored and
+    compared on resume so progress is never continued under different settings.
+    ``deadline``: ``time.time()`` after which the run pauses (raises :class:`Paused`)
+    at the next validation, its progress saved.
+    """
+
+    class Resumable(trainer_class):
+        def __init__(self, config, model):
+            super().__init__(config, model)
+            self.progress_dir = progress_dir
+            # the best-valid checkpoint lives with the progress, not under saved/<time>.pth
+            self.saved_model_file = os.path.join(progress_dir, "best.pth")
+            self.epoch_seconds, self.eval_seconds, self.resumed_at = [], [], []
+            self.earlier_peak_memory_mb = 0.0  # peak of the processes before a resume
+            self.early_stopped = False
+
+        @property
+        def last_path(self):
+            return os.path.join(self.progress_dir, "last.pth")
+
+        def fit(self, train_data, valid_data=None, **kwargs):
+            self._train_data = train_data
+            if self.early_stopped or self.start_epoch >= self.epochs:
+                # finished before the stop: RecBole would overwrite the best checkpoint
+                return self.best_valid_score, self.best_valid_result
+            user_callback = kwargs.pop("callback_fn", None)
+
+            def callback(epoch_idx, valid_score):
+                self.early_stopped = self.cur_step > self.stopping_step
+                self._save_progress(epoch_idx)
+                if user_callback:
+                    user_callback(epoch_idx, valid_score)
+                done = self.early_stopped or epoch_idx + 1 >= self.epochs
+                if deadline is not None and not done and time.time() >= deadline:
+                    raise Paused(f"paused after epoch {epoch_idx + 1}; progress in {self.progress_dir}")
+
+            return super().fit(train_data, valid_data, callback_fn=callback, **kwargs)
+
+        def _save_progress(self, epoch_idx):
+            best = load_checkpoint(self.saved_model_file) if os.path.exists(self.saved_model_file) else {}
+            save_checkpoint({
+                "config": config_state(self.config),
+                "run_config": json.dumps(run_config, sort_keys=True),
+                "epoch": int(epoch_idx),
+                "cur_step": int(self.cur_step),
+                "best_valid_score": float(self.best_valid_score),
+                "best_valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
+                "early_stopped": bool(self.early_stopped),
+                "train_loss": [[int(e), float(v)] for e, v in sorted(self.train_loss_dict.items())],
+                "epoch_seconds": list(self.epoch_seconds),
+                "eval_seconds": list(self.eval_seconds),
+                "resumed_at": list(self.resumed_at),
+                "peak_memory_mb": self.peak_memory_mb(),
+                "state_dict": self.model.state_dict(),
+                "other_parameter": self.model.other_parameter(),
+                "optimizer": self.optimizer.state_dict(),
+                "best": best,
+                "rng": _rng_state(self._train_data),
+            }, self.last_path)
+
+        def resume_progress(self, train_data):
+            """Continue from ``last.pth`` if there is one; returns the epoch resumed at (or None)."""
+            if not os.path.exists(self.last_path):
+                return None
+            progress = load_checkpoint(self.last_path, map_location=self.device)
+            stored = json.loads(progress["run_config"])
+            if stored != json.loads(json.dumps(run_config, sort_keys=True)):
+                raise CheckpointError(
+                    f"progress {self.last_path!r} was made with config {stored}, not {run_config}: "
+                    f"delete {self.progress_dir!r} to start this run again")
+            try:
+                self._load_model_weights(progress)
+                self.optimizer.load_state_dict(progress["optimizer"])
+            except (RuntimeError, ValueError, KeyError) as err:
+                raise CheckpointError(
+                    f"progress {self.last_path!r} does not fit this model (was the code changed?): {err}; "
+                    f"delete {self.progress_dir!r} to start this run again") from None
+            if progress["best"]:
+                save_checkpoint({k: v for k, v in progress["best"].items() if k != "format"}, self.saved_model_file)
+            self.start_epoch = progress["epoch"] + 1
+            self.cur_step = progress["cur_step"]
+            self.best_valid_score = progress["best_valid_score"]
+            self.best_valid_result = progress["best_valid_result"]
+            self.early_stopped = progress["early_stopped"]
+            self.train_loss_dict = {e: v for e, v in progress["train_loss"]}
+            self.epoch_seconds = list(progress["epoch_seconds"])
+            self.eval_seconds = list(progress["eval_seconds"])
+            self.resumed_at = list(progress["resumed_at"]) + [self.start_epoch]
+            self.earlier_peak_memory_mb = progress["peak_memory_mb"]
+            _set_rng_state(progress["rng"], train_data)
+            self.logger.info(f"resumed from {self.last_path} at epoch {self.start_epoch}")
+            return self.start_epoch
+
+        def peak_memory_mb(self):
+            """Peak memory over the whole run, every resumed process included."""
+            return max(self.earlier_peak_memory_mb, peak_memory_mb(self.device))
+
+        def discard_progress(self):
+            shutil.rmtree(self.progress_dir, ignore_errors=True)
+
+    Resumable.__name__ = trainer_class.__name__
+    return Resumable
+
+
+def peak_memory_mb(device):
+    """Peak memory of this process so far: CUDA max allocated on a GPU, else peak RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
