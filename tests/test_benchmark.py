@@ -234,3 +234,37 @@ def test_hours_limit_stops_before_starting_a_run(tiny_data, tiny_bert, tmp_path,
     assert main(["--suite", path, "--results", str(results), "--hours", "0"]) == 3
     assert "rerun the same command to resume" in capsys.readouterr().out
     assert not (results / "smoke" / "runs").exists() or not os.listdir(results / "smoke" / "runs")
+
+
+def test_progress_of_a_finished_run_is_not_trained_again(make_config, tmp_path):
+    """Killed after its last validation (say, during the test evaluation): the rerun
+    trains nothing and tests the stored best checkpoint."""
+    from recbole.data import data_preparation
+    from recbole.utils import init_seed
+
+    from recbole_hier.benchmark.progress import resumable
+    from recbole_hier.utils import create_dataset, get_model, get_trainer
+
+    config = make_config(model="SASRec", epochs=2, n_layers=1)
+    dataset = create_dataset(config)
+    train, valid, test = data_preparation(config, dataset)
+    trainer_class = resumable(get_trainer(config["MODEL_TYPE"], "SASRec"), str(tmp_path / "progress"), {"a": 1})
+
+    def new_trainer():
+        init_seed(config["seed"], config["reproducibility"])
+        return trainer_class(config, get_model("SASRec")(config, train._dataset))
+
+    first = new_trainer()
+    assert first.resume_progress(train) is None
+    best = first.fit(train, valid, saved=True, verbose=False)
+    expected = first.evaluate(test, load_best_model=True)
+    again = new_trainer()
+    assert again.resume_progress(train) == 2
+    weights = {k: v.clone() for k, v in again.model.state_dict().items()}
+    best_file = open(again.saved_model_file, "rb").read()
+    assert again.fit(train, valid, saved=True, verbose=False) == best
+    assert all((again.model.state_dict()[k] == v).all() for k, v in weights.items())  # not trained
+    assert open(again.saved_model_file, "rb").read() == best_file  # best checkpoint kept as it was
+    assert again.evaluate(test, load_best_model=True) == expected
+    again.discard_progress()
+    assert not (tmp_path / "progress").exists()

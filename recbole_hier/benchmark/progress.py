@@ -78,7 +78,8 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
         def fit(self, train_data, valid_data=None, **kwargs):
             self._train_data = train_data
             if self.early_stopped or self.start_epoch >= self.epochs:
-                # finished before the stop: RecBole would overwrite the best checkpoint
+                # finished before the stop: RecBole's fit would overwrite the best checkpoint
+                self.eval_collector.data_collect(train_data)
                 return self.best_valid_score, self.best_valid_result
             user_callback = kwargs.pop("callback_fn", None)
 
@@ -119,7 +120,9 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
             """Continue from ``last.pth`` if there is one; returns the epoch resumed at (or None)."""
             if not os.path.exists(self.last_path):
                 return None
-            progress = load_checkpoint(self.last_path, map_location=self.device)
+            # on CPU: RNG states must stay CPU tensors; weights and optimizer state are
+            # moved to the model's device when they are loaded into it
+            progress = load_checkpoint(self.last_path, map_location="cpu")
             stored = json.loads(progress["run_config"])
             if stored != json.loads(json.dumps(run_config, sort_keys=True)):
                 raise CheckpointError(
