@@ -234,6 +234,9 @@ def test_hours_limit_stops_before_starting_a_run(tiny_data, tiny_bert, tmp_path,
     assert main(["--suite", path, "--results", str(results), "--hours", "0"]) == 3
     assert "rerun the same command to resume" in capsys.readouterr().out
     assert not (results / "smoke" / "runs").exists() or not os.listdir(results / "smoke" / "runs")
+    (results / "smoke" / "runs" / "tiny__SASRec__2.progress").mkdir(parents=True)
+    assert main(["--suite", path, "--results", str(results), "--report_only"]) == 0
+    assert "part-way (a rerun continues them from their saved progress): tiny__SASRec__2" in capsys.readouterr().out
 
 
 def test_progress_of_a_finished_run_is_not_trained_again(make_config, tmp_path):

@@ -110,6 +110,10 @@ def _main(argv=None):
                 execute(spec, reuse)
     paths = _report(suite, runs_dir, out_dir)
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
+    unfinished = sorted(n[: -len(".progress")] for n in (os.listdir(runs_dir) if os.path.isdir(runs_dir) else [])
+                        if n.endswith(".progress"))
+    if unfinished:
+        print("part-way (a rerun continues them from their saved progress): " + ", ".join(unfinished), flush=True)
     if paused:
         print(f"stopped at the --hours limit ({args.hours} h); rerun the same command to resume", flush=True)
     if failures:
