@@ -5,7 +5,7 @@ import json
 import os
 
 from recbole_hier.benchmark import stats, tuning
-from recbole_hier.benchmark.suite import own_grid
+from recbole_hier.benchmark.suite import own_grid, runs_on
 
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20")
 COSTS = ("epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb")
@@ -60,21 +60,28 @@ def _best(rows, dataset, column, bigger=True):
 def _verdict_lines(suite, dataset, rows, runs):
     """The reference against the best baseline (its own ablations are not baselines)."""
     reference = suite.get("reference")
-    classes = {r["name"]: r["model"] for r in runs if r["dataset"] == dataset}
     ref = next((r for r in rows if r["dataset"] == dataset and r["model"] == reference), None)
-    baselines = [r for r in rows if r["dataset"] == dataset and r["model"] != reference
-                 and classes.get(r["model"]) != classes.get(reference)]
-    if ref is None or not baselines:
+    if ref is None:
         return []
+    model_class = {name: spec.get("model", name) for name, spec in suite["models"].items()}
+    planned = [name for name in suite["models"] if model_class[name] != model_class.get(reference)
+               and runs_on(suite, dataset, name)]
+    baselines = [r for r in rows if r["dataset"] == dataset and r["model"] in planned]
+    # the best baseline is only known once every baseline of the suite has run here
+    missing = [name for name in planned if name not in {r["model"] for r in baselines}]
+    not_run = f" (not run yet: {', '.join(missing)})" if missing else ""
+    if not baselines:
+        return [f"Verdict: not decided, no baseline has finished{not_run}.", ""] if missing else []
     best = max(baselines, key=lambda r: r["test ndcg@10"][0])
     ours, theirs = ref["test ndcg@10"][0], best["test ndcg@10"][0]
     seeds = min(len(ref["seeds"]), len(best["seeds"]))
     p_users = best.get("p users")
-    won = ours > theirs and seeds >= 3 and p_users is not None and p_users < 0.05
-    return [f"Verdict: best baseline by mean test NDCG@10 is {best['model']} ({theirs:.4f}); {reference} "
+    won = ours > theirs and seeds >= 3 and p_users is not None and p_users < 0.05 and not missing
+    rule = "higher mean over >= 3 seeds, p users < 0.05, every baseline run"
+    return [f"Verdict: best {'finished ' if missing else ''}baseline by mean test NDCG@10 is {best['model']} "
+            f"({theirs:.4f}){not_run}; {reference} "
             f"{ours:.4f} ({(ours - theirs) / theirs:+.1%}), seeds {seeds}, p seeds {_p(best.get('p seeds'))}, "
-            f"p users {_p(p_users)}: " + ("a win (higher mean over >= 3 seeds, p users < 0.05)." if won else
-                                          "not a win by the rule (higher mean over >= 3 seeds and p users < 0.05)."), ""]
+            f"p users {_p(p_users)}: " + (f"a win ({rule})." if won else f"not a win by the rule ({rule})."), ""]
 
 
 def _ablation_lines(suite, dataset, runs):
