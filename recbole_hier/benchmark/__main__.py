@@ -22,7 +22,7 @@ import time
 from recbole_hier.benchmark import suite as suites
 from recbole_hier.benchmark import tuning
 from recbole_hier.benchmark.report import write_all
-from recbole_hier.benchmark.runner import load_current, load_run, run_one
+from recbole_hier.benchmark.runner import load_current, load_run, part_way_runs, run_one
 
 
 @contextlib.contextmanager
@@ -110,8 +110,7 @@ def _main(argv=None):
                 execute(spec, reuse)
     paths = _report(suite, runs_dir, out_dir)
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
-    unfinished = sorted(n[: -len(".progress")] for n in (os.listdir(runs_dir) if os.path.isdir(runs_dir) else [])
-                        if n.endswith(".progress"))
+    unfinished = part_way_runs(runs_dir)
     if unfinished:
         print("part-way (a rerun continues them from their saved progress): " + ", ".join(unfinished), flush=True)
     if paused:

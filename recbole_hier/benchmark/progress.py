@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 
+from recbole_hier.benchmark.suite import differing_keys
 from recbole_hier.checkpoint import CheckpointError, config_state, load_checkpoint, save_checkpoint
 
 
@@ -30,12 +31,12 @@ class Paused(Exception):
 
 
 def _rng_state(train_data):
-    np_state = np.random.get_state()
+    np_state, py_state = np.random.get_state(), random.getstate()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
-        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
         "loader": train_data.generator.get_state(),
     }
 
@@ -123,10 +124,10 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
             # on CPU: RNG states must stay CPU tensors; weights and optimizer state are
             # moved to the model's device when they are loaded into it
             progress = load_checkpoint(self.last_path, map_location="cpu")
-            stored = json.loads(progress["run_config"])
-            if stored != json.loads(json.dumps(run_config, sort_keys=True)):
+            stale = differing_keys(run_config, json.loads(progress["run_config"]))
+            if stale:
                 raise CheckpointError(
-                    f"progress {self.last_path!r} was made with config {stored}, not {run_config}: "
+                    f"progress {self.last_path!r} was made with a different config for {stale}: "
                     f"delete {self.progress_dir!r} to start this run again")
             try:
                 self._load_model_weights(progress)

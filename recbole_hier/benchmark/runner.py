@@ -18,6 +18,7 @@ import traceback
 import numpy as np
 
 from recbole_hier.benchmark.progress import Paused, resumable
+from recbole_hier.benchmark.suite import differing_keys
 
 # exit code of a run that stopped at its time limit with its progress saved
 PAUSED_EXIT = 3
@@ -158,13 +159,20 @@ def load_current(runs_dir, spec):
 
 def _config_mismatch(spec, record):
     """Keys whose stored value differs from what ``spec`` asks for (a stale result)."""
-    wanted = json.loads(json.dumps(spec.config))
-    stored = record.get("config", {})
-    return sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
+    return differing_keys(spec.config, record.get("config", {}))
+
+
+PROGRESS_SUFFIX = ".progress"
 
 
 def progress_dir(runs_dir, key):
-    return os.path.join(runs_dir, key + ".progress")
+    return os.path.join(runs_dir, key + PROGRESS_SUFFIX)
+
+
+def part_way_runs(runs_dir):
+    """Keys of the runs with saved progress (stopped part-way)."""
+    names = os.listdir(runs_dir) if os.path.isdir(runs_dir) else []
+    return sorted(n[: -len(PROGRESS_SUFFIX)] for n in names if n.endswith(PROGRESS_SUFFIX))
 
 
 def run_one(spec, runs_dir, reuse=None, deadline=None):

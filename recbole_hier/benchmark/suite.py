@@ -25,6 +25,7 @@ Precedence inside a run: presets < dataset preset < suite ``config`` < dataset
 ``config`` < model ``config`` < chosen grid point.
 """
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -47,6 +48,12 @@ class RunSpec:
     @property
     def key(self):
         return f"{self.dataset}__{self.name}__{self.seed}"
+
+
+def differing_keys(wanted, stored):
+    """Keys whose value in run config ``stored`` differs from ``wanted`` (compared as JSON)."""
+    wanted = json.loads(json.dumps(wanted))
+    return sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
 
 
 class SuiteError(ValueError):
