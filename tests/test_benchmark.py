@@ -14,6 +14,7 @@ import yaml
 import run_recbole_hier
 
 from recbole_hier.benchmark.__main__ import main
+from recbole_hier.benchmark import stats
 from recbole_hier.benchmark.runner import progress_dir, run_one
 from recbole_hier.benchmark.suite import SuiteError, expand, load_suite, main_runs
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
@@ -75,6 +76,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "popularity" in table and "history length" in table and "**" in table
     assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
     assert "Verdict: best baseline by mean test NDCG@10 is SASRec" in table  # not the HierRec ablation
+    assert ", seeds 2 vs 2, p seeds" in table  # both sides' seed counts: the rule needs >= 3 on each
     assert "| HierRec-noVAE | 2 |" in table
     # a one-seed row shows its value alone: "± 0.0000" would claim a spread never measured
     novae_row = next(line for line in table.splitlines() if line.startswith("| HierRec-noVAE |"))
@@ -274,3 +276,12 @@ def test_progress_of_a_finished_run_is_not_trained_again(make_config, tmp_path):
     assert again.evaluate(test, load_best_model=True) == expected
     again.discard_progress()
     assert not (tmp_path / "progress").exists()
+
+
+def test_p_values_that_underflow_are_not_printed_as_zero():
+    from recbole_hier.benchmark.report import _p
+    # thousands of users all favouring one model: scipy's Wilcoxon p-value underflows to 0.0
+    p = stats.paired_user_test(dict.fromkeys(map(str, range(5000)), 0.0),
+                               {str(u): 0.1 + u * 1e-6 for u in range(5000)})
+    assert p == 0.0 and _p(p) == "< 1e-300"
+    assert _p(None) == "n/a" and _p(0.0123) == "0.0123"

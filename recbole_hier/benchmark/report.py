@@ -19,7 +19,10 @@ def _fmt(mean, std, digits=4, spread=True):
 
 
 def _p(value):
-    return "n/a" if value is None else f"{value:.3g}"
+    if value is None:
+        return "n/a"
+    # a Wilcoxon p-value below the float range underflows to 0; say so rather than print "0"
+    return "< 1e-300" if value == 0 else f"{value:.3g}"
 
 
 def summarise(suite, runs):
@@ -74,13 +77,13 @@ def _verdict_lines(suite, dataset, rows, runs):
         return [f"Verdict: not decided, no baseline has finished{not_run}.", ""] if missing else []
     best = max(baselines, key=lambda r: r["test ndcg@10"][0])
     ours, theirs = ref["test ndcg@10"][0], best["test ndcg@10"][0]
-    seeds = min(len(ref["seeds"]), len(best["seeds"]))
+    seeds = min(len(ref["seeds"]), len(best["seeds"]))  # the rule needs >= 3 seeds on both sides
     p_users = best.get("p users")
     won = ours > theirs and seeds >= 3 and p_users is not None and p_users < 0.05 and not missing
     rule = "higher mean over >= 3 seeds, p users < 0.05, every baseline run"
     return [f"Verdict: best {'finished ' if missing else ''}baseline by mean test NDCG@10 is {best['model']} "
             f"({theirs:.4f}){not_run}; {reference} "
-            f"{ours:.4f} ({(ours - theirs) / theirs:+.1%}), seeds {seeds}, p seeds {_p(best.get('p seeds'))}, "
+            f"{ours:.4f} ({(ours - theirs) / theirs:+.1%}), seeds {len(ref['seeds'])} vs {len(best['seeds'])}, p seeds {_p(best.get('p seeds'))}, "
             f"p users {_p(p_users)}: " + (f"a win ({rule})." if won else f"not a win by the rule ({rule})."), ""]
 
 
