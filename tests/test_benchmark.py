@@ -78,6 +78,9 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "Verdict: best baseline by mean test NDCG@10 is SASRec" in table  # not the HierRec ablation
     assert ", seeds 2 vs 2, p seeds" in table  # both sides' seed counts: the rule needs >= 3 on each
     assert "| HierRec-noVAE | 2 |" in table
+    # every run used its one epoch; the seed-1 runs that reuse a grid run are listed once
+    capped = next(line for line in table.splitlines() if line.startswith("Ran to the 1-epoch cap"))
+    assert capped.split(": ", 1)[1].count("seed ") == 7
     # a one-seed row shows its value alone: "± 0.0000" would claim a spread never measured
     novae_row = next(line for line in table.splitlines() if line.startswith("| HierRec-noVAE |"))
     two_seed_row = next(line for line in table.splitlines() if line.startswith("| SASRec |"))
@@ -285,3 +288,18 @@ def test_p_values_that_underflow_are_not_printed_as_zero():
                                {str(u): 0.1 + u * 1e-6 for u in range(5000)})
     assert p == 0.0 and _p(p) == "< 1e-300"
     assert _p(None) == "n/a" and _p(0.0123) == "0.0123"
+
+
+def test_runs_that_used_every_epoch_are_named_in_the_table():
+    from recbole_hier.benchmark.report import _cap_lines
+
+    def run(name, seed, epochs_run, lr=0.001, dataset="d"):
+        return {"dataset": dataset, "name": name, "model": name.split("@")[0], "seed": seed,
+                "epochs_run": epochs_run, "config": {"epochs": 50, "learning_rate": lr, "seed": seed}}
+
+    runs = [run("SASRec@learning_rate=0.001", 1, 50), run("SASRec", 1, 50),  # the same training twice
+            run("SASRec", 2, 50), run("HierRec", 1, 31), run("GRU4Rec", 1, 50, dataset="other")]
+    [line, blank] = _cap_lines("d", runs)
+    assert line.startswith("Ran to the 50-epoch cap") and blank == ""
+    assert line.endswith(": SASRec (learning_rate=0.001, seed 1), SASRec (seed 2).")
+    assert _cap_lines("d", [run("HierRec", 1, 49)]) == []

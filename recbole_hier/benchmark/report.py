@@ -87,6 +87,24 @@ def _verdict_lines(suite, dataset, rows, runs):
             f"p users {_p(p_users)}: " + (f"a win ({rule})." if won else f"not a win by the rule ({rule})."), ""]
 
 
+def _cap_lines(dataset, runs):
+    """Runs that used every allowed epoch: more epochs might still have helped them."""
+    capped, seen = [], set()
+    for r in runs:
+        # a seeded run that reuses its grid run holds the same training: list it once
+        key = (r["model"], r["seed"], json.dumps(r["config"], sort_keys=True))
+        if (r["dataset"] == dataset and r["config"].get("epochs") is not None
+                and r["epochs_run"] >= r["config"]["epochs"] and key not in seen):
+            seen.add(key)
+            name, _, tag = r["name"].partition(tuning.SEPARATOR)  # a grid run: its point, as in the tuning list
+            capped.append(f"{name} ({tag + ', ' if tag else ''}seed {r['seed']})")
+    if not capped:
+        return []
+    cap = next(r["config"]["epochs"] for r in runs if r["dataset"] == dataset and r["config"].get("epochs"))
+    return [f"Ran to the {cap}-epoch cap (the same for every model), so their validation score may still have "
+            "been rising: " + ", ".join(sorted(capped)) + ".", ""]
+
+
 def _ablation_lines(suite, dataset, runs):
     """Each variant of the reference model against the reference at the same seeds."""
     reference = suite.get("reference")
@@ -156,7 +174,8 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
     for dataset in suite["datasets"]:
         data_rows = [r for r in rows if r["dataset"] == dataset]
         if not data_rows:
-            lines += [f"## {dataset}", "", "No finished seeded runs yet.", ""] + _tuning_lines(suite, dataset, grid_runs)
+            lines += ([f"## {dataset}", "", "No finished seeded runs yet.", ""] + _tuning_lines(suite, dataset, grid_runs)
+                      + _cap_lines(dataset, grid_runs))
             continue
         valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
         header = ["model", "seeds"] + columns + [valid_col, "p seeds", "p users",
@@ -172,6 +191,7 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
             cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ([""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs)
+                  + _cap_lines(dataset, list(runs) + list(grid_runs))
                   + _ablation_lines(suite, dataset, runs) + _breakdown_lines(suite, dataset, runs) + [""])
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
