@@ -15,6 +15,7 @@ import run_recbole_hier
 
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
+from recbole_hier.benchmark.report import _cap_lines, _p
 from recbole_hier.benchmark.runner import progress_dir, run_one
 from recbole_hier.benchmark.suite import SuiteError, expand, load_suite, main_runs
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
@@ -282,7 +283,6 @@ def test_progress_of_a_finished_run_is_not_trained_again(make_config, tmp_path):
 
 
 def test_p_values_that_underflow_are_not_printed_as_zero():
-    from recbole_hier.benchmark.report import _p
     # thousands of users all favouring one model: scipy's Wilcoxon p-value underflows to 0.0
     p = stats.paired_user_test(dict.fromkeys(map(str, range(5000)), 0.0),
                                {str(u): 0.1 + u * 1e-6 for u in range(5000)})
@@ -291,8 +291,6 @@ def test_p_values_that_underflow_are_not_printed_as_zero():
 
 
 def test_runs_that_used_every_epoch_are_named_in_the_table():
-    from recbole_hier.benchmark.report import _cap_lines
-
     def run(name, seed, epochs_run, lr=0.001, dataset="d"):
         return {"dataset": dataset, "name": name, "model": name.split("@")[0], "seed": seed,
                 "epochs_run": epochs_run, "config": {"epochs": 50, "learning_rate": lr, "seed": seed}}

@@ -89,19 +89,20 @@ def _verdict_lines(suite, dataset, rows, runs):
 
 def _cap_lines(dataset, runs):
     """Runs that used every allowed epoch: more epochs might still have helped them."""
-    capped, seen = [], set()
+    capped, seen, caps = [], set(), set()
     for r in runs:
         # a seeded run that reuses its grid run holds the same training: list it once
         key = (r["model"], r["seed"], json.dumps(r["config"], sort_keys=True))
         if (r["dataset"] == dataset and r["config"].get("epochs") is not None
                 and r["epochs_run"] >= r["config"]["epochs"] and key not in seen):
             seen.add(key)
+            caps.add(r["config"]["epochs"])
             name, _, tag = r["name"].partition(tuning.SEPARATOR)  # a grid run: its point, as in the tuning list
             capped.append(f"{name} ({tag + ', ' if tag else ''}seed {r['seed']})")
     if not capped:
         return []
-    cap = next(r["config"]["epochs"] for r in runs if r["dataset"] == dataset and r["config"].get("epochs"))
-    return [f"Ran to the {cap}-epoch cap (the same for every model), so their validation score may still have "
+    cap = "/".join(str(c) for c in sorted(caps))  # one number unless a model sets its own epochs
+    return [f"Ran to the {cap}-epoch cap, so their validation score may still have "
             "been rising: " + ", ".join(sorted(capped)) + ".", ""]
 
 
