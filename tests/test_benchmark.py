@@ -67,6 +67,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     for key in ("best_valid", "test", "epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb"):
         assert key in run
     assert run["epochs_run"] == 1 and run["train_epoch_seconds"] > 0 and run["peak_memory_mb"] > 0
+    assert run["device"] == "cpu" and run["memory_kind"] == "process peak RSS"
     assert len(run["train_loss"]) == 1 and run["train_loss"][0] > 0
     assert len(run["per_user"]["user"]) == len(run["per_user"]["ndcg@10"]) == 40
     # the per-user NDCG@10 averages to RecBole's own test NDCG@10
@@ -86,6 +87,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     novae_row = next(line for line in table.splitlines() if line.startswith("| HierRec-noVAE |"))
     two_seed_row = next(line for line in table.splitlines() if line.startswith("| SASRec |"))
     assert "±" not in novae_row and "±" in two_seed_row
+    assert "| peak MB | device |" in table and two_seed_row.endswith("| cpu |")
     rows = list(csv.DictReader(open(os.path.join(out, "leaderboard.csv"))))
     assert {r["model"] for r in rows} == {"HierRec", "SASRec", "HierRec-noVAE"}
     sasrec = next(r for r in rows if r["model"] == "SASRec")
@@ -173,20 +175,22 @@ def _processes():
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
-def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path):
-    """SIGTERM to the runner must not leave the run in progress training on as an orphan."""
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path, jobs):
+    """SIGTERM to the runner must not leave the runs in progress training on as orphans."""
     path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 500, "stopping_step": 500})
     runner = subprocess.Popen([sys.executable, "-m", "recbole_hier.benchmark", "--suite", path,
-                               "--results", str(tmp_path / "results"), "--models", "SASRec"],
+                               "--results", str(tmp_path / "results"), "--models", "SASRec", "--jobs", jobs],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         children = []
-        while not children and time.time() < deadline:
+        while len(children) < int(jobs) and time.time() < deadline:
             time.sleep(0.2)
             children = [pid for pid, (parent, _) in _processes().items() if parent == runner.pid]
-        assert children, "the runner never started its run"
-        time.sleep(2)  # let the run get going
+        assert len(children) >= int(jobs), "the runner never started its runs"
+        time.sleep(2)  # let the runs get going
+        children = [pid for pid, (parent, _) in _processes().items() if parent == runner.pid]
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=60) != 0
         deadline = time.time() + 10
@@ -235,6 +239,27 @@ def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
     error = open(where).read()
     assert "learning_rate" in error and "delete" in error and spec.key + ".progress" in error
     assert os.path.isfile(os.path.join(progress_dir(runs_dir, spec.key), "last.pth"))  # kept, not overwritten
+
+
+def test_parallel_jobs_give_the_runs_of_a_sequential_suite(tiny_data, tiny_bert, tmp_path, capsys):
+    # SASRec alone keeps it quick; the tiny runs are deterministic on the CPU
+    path = write_suite(tmp_path, tiny_data, tiny_bert)
+    records = {}
+    for jobs in ("1", "3"):
+        results = tmp_path / f"results{jobs}"
+        assert main(["--suite", path, "--results", str(results), "--models", "SASRec", "--jobs", jobs]) == 0
+        runs_dir = results / "smoke" / "runs"
+        records[jobs] = {name: json.load(open(runs_dir / name)) for name in os.listdir(runs_dir)}
+        assert (results / "smoke" / "leaderboard.md").exists()
+    assert sorted(records["3"]) == sorted(records["1"]) == [
+        "tiny__SASRec@learning_rate=0.001__1.json", "tiny__SASRec@learning_rate=0.01__1.json",
+        "tiny__SASRec__1.json", "tiny__SASRec__2.json"]
+    for name, record in records["1"].items():
+        assert records["3"][name]["test"] == record["test"], name
+        assert records["3"][name].get("reused_from") == record.get("reused_from"), name
+    with pytest.raises(SystemExit):
+        main(["--suite", path, "--results", str(tmp_path / "r0"), "--jobs", "0"])
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_hours_limit_stops_before_starting_a_run(tiny_data, tiny_bert, tmp_path, capsys):

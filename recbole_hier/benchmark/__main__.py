@@ -1,7 +1,7 @@
 """Run a benchmark suite and write its leaderboard.
 
     python -m recbole_hier.benchmark --suite properties/benchmark/cpu.yaml [--results results]
-        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--hours H] [--report_only]
+        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--hours H] [--jobs N] [--report_only]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from recbole_hier.benchmark import suite as suites
 from recbole_hier.benchmark import tuning
@@ -59,8 +60,14 @@ def _main(argv=None):
     parser.add_argument("--hours", type=float, default=None,
                         help="pause at the first validation after this many hours (progress saved; "
                              "rerun to resume); exit code 3 when it did")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at a time (each in its own process; e.g. several runs sharing one GPU). "
+                             "Above 1, every selected model's grid runs of a dataset go first, then their "
+                             "seeded runs; at 1, model by model in suite order")
     parser.add_argument("--report_only", action="store_true", help="rewrite the leaderboard, run nothing")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     suite = suites.load_suite(args.suite)
     out_dir = os.path.join(args.results, suite["name"])
     runs_dir = os.path.join(out_dir, "runs")
@@ -70,44 +77,72 @@ def _main(argv=None):
                 for d in datasets for n in models)
     failures, number, paused = [], 0, False
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
+    lock = threading.Lock()  # --jobs threads share the counters and the leaderboard
+    live = set()  # processes of the runs in progress
 
     def execute(spec, reuse=None):
         nonlocal number, paused
-        number += 1
-        if paused or (deadline is not None and time.time() >= deadline and load_run(runs_dir, spec.key) is None):
-            paused = True
-            return
+        with lock:
+            number += 1
+            if paused or (deadline is not None and time.time() >= deadline and load_run(runs_dir, spec.key) is None):
+                paused = True
+                return
         start = time.time()
-        path, status = run_one(spec, runs_dir, reuse, deadline)
-        print(f"[{number}/{total}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
-        if status.startswith("paused"):
-            paused = True
-        elif status.startswith("failed"):
-            failures.append(spec.key)
-        elif status != "done before":
-            _report(suite, runs_dir, out_dir)
+        _, status = run_one(spec, runs_dir, reuse, deadline, live)
+        with lock:
+            print(f"[{number}/{total}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
+            if status.startswith("paused"):
+                paused = True
+            elif status.startswith("failed"):
+                failures.append(spec.key)
+            elif status != "done before":
+                _report(suite, runs_dir, out_dir)
 
-    for dataset in datasets if not args.report_only else []:
-        for name in models:
-            for spec in suites.tuning_runs(suite, dataset, name):
-                execute(spec)
-            specs = suites.main_runs(suite, dataset, name)
-            if not specs:
-                continue
-            try:
-                point = chosen_point(suite, runs_dir, dataset, name)
-            except LookupError as error:
-                number += len(specs)
-                if paused:
-                    continue  # its tuning was paused, not broken
+    def seeded(dataset, name):
+        """(spec, reuse) for ``name``'s seeded runs at its chosen grid point; [] if its tuning is unfinished."""
+        nonlocal number
+        specs = suites.main_runs(suite, dataset, name)
+        if not specs:
+            return []
+        try:
+            point = chosen_point(suite, runs_dir, dataset, name)
+        except LookupError as error:
+            number += len(specs)
+            if not paused:  # a paused tuning is not a broken one
                 print(f"skipped {dataset}/{name}: its tuning is not finished ({error})", flush=True)
-                failures += [s.key for s in specs]
-                continue
-            for spec in suites.main_runs(suite, dataset, name, point):
-                reuse = None
-                if point and spec.seed == suite["tuning"]["seed"] and suites.tuning_runs(suite, dataset, name):
-                    reuse = f"{dataset}__{tuning.run_name(name, point)}__{spec.seed}"
-                execute(spec, reuse)
+                failures.extend(s.key for s in specs)
+            return []
+        pairs = []
+        for spec in suites.main_runs(suite, dataset, name, point):
+            reuse = None
+            if point and spec.seed == suite["tuning"]["seed"] and suites.tuning_runs(suite, dataset, name):
+                reuse = f"{dataset}__{tuning.run_name(name, point)}__{spec.seed}"
+            pairs.append((spec, reuse))
+        return pairs
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        def run_all(pairs):
+            if args.jobs == 1:  # in the main thread, where SIGTERM stops the run directly
+                for pair in pairs:
+                    execute(*pair)
+                return
+            futures = [pool.submit(execute, *pair) for pair in pairs]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # SIGTERM or a broken run: start nothing more, stop the runs in progress
+                for future in futures:
+                    future.cancel()
+                for process in list(live):
+                    process.terminate()
+                raise
+
+        for dataset in datasets if not args.report_only else []:
+            batches = [models] if args.jobs > 1 else [[name] for name in models]
+            for batch in batches:
+                run_all([(spec, None) for name in batch for spec in suites.tuning_runs(suite, dataset, name)])
+                run_all([pair for name in batch for pair in seeded(dataset, name)])
     paths = _report(suite, runs_dir, out_dir)
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
     unfinished = part_way_runs(runs_dir)

@@ -25,6 +25,11 @@ def _p(value):
     return "< 1e-300" if value == 0 else f"{value:.3g}"
 
 
+def device_of(run):
+    """Where ``run`` trained; runs stored before the field existed say so by their memory kind."""
+    return run.get("device") or ("cuda" if run.get("memory_kind", "").startswith("cuda") else "cpu")
+
+
 def summarise(suite, runs):
     """Rows (one per dataset and model) with seed means, spreads and p-values."""
     reference = suite.get("reference")
@@ -48,6 +53,7 @@ def summarise(suite, runs):
             row[f"valid {valid_metric}"] = stats.mean_std([r["best_valid"].get(valid_metric) for r in model_runs])
             for cost in COSTS:
                 row[cost] = stats.mean_std([r[cost] for r in model_runs])
+            row["device"] = ", ".join(sorted({device_of(r) for r in model_runs}))
             if reference and name != reference and ref_runs:
                 row["p seeds"] = stats.paired_seed_test(ref_seed, {r["seed"]: r["test"]["ndcg@10"] for r in model_runs})
                 row["p users"] = stats.paired_user_test(ref_users, stats.per_user_mean(model_runs))
@@ -180,7 +186,7 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
             continue
         valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
         header = ["model", "seeds"] + columns + [valid_col, "p seeds", "p users",
-                                                  "epochs", "s/epoch", "eval s", "peak MB"]
+                                                  "epochs", "s/epoch", "eval s", "peak MB", "device"]
         lines += [f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in data_rows:
             cells = [r["model"], ",".join(map(str, r["seeds"]))]
@@ -190,6 +196,7 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
                 cells.append(f"**{text}**" if r[col][0] == _best(rows, dataset, col) else text)
             cells += [_p(r.get("p seeds")), _p(r.get("p users"))]
             cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
+            cells.append(r["device"])
             lines.append("| " + " | ".join(cells) + " |")
         lines += ([""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs)
                   + _cap_lines(dataset, list(runs) + list(grid_runs))
@@ -238,7 +245,7 @@ def write_csv_json(rows, csv_path, json_path):
         for key, value in r.items():
             if isinstance(value, tuple):
                 item[f"{key} mean"], item[f"{key} std"] = value
-            elif key in ("p seeds", "p users"):
+            elif key in ("p seeds", "p users", "device"):
                 item[key] = value
         flat.append(item)
     fields = sorted({k for item in flat for k in item}, key=lambda k: (k not in ("dataset", "model", "seeds"), k))

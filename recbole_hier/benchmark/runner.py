@@ -107,6 +107,8 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         "eval_seconds": float(np.mean(trainer.eval_seconds)),
         "peak_memory_mb": trainer.peak_memory_mb(),
         "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
+        # seconds and memory only compare between runs on the same kind of device
+        "device": _device_name(config["device"]),
         # epochs at which the run continued from saved progress ([]: one uninterrupted process)
         "resumed_at_epochs": list(trainer.resumed_at),
         "per_user": {"user": [str(tokens[uid][u]) for u in users],
@@ -122,6 +124,12 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         raise RuntimeError("per-user NDCG does not line up with the evaluated users")
     _write_json(record, out_path)
     trainer.discard_progress()
+
+
+def _device_name(device):
+    import torch
+
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
 
 
 def _write_json(record, path):
@@ -175,7 +183,7 @@ def part_way_runs(runs_dir):
     return sorted(n[: -len(PROGRESS_SUFFIX)] for n in names if n.endswith(PROGRESS_SUFFIX))
 
 
-def run_one(spec, runs_dir, reuse=None, deadline=None):
+def run_one(spec, runs_dir, reuse=None, deadline=None, live=None):
     """Run ``spec`` unless its result exists; returns (path, status).
 
     A run stopped part-way (killed, or paused at ``deadline``, a ``time.time()``)
@@ -185,6 +193,9 @@ def run_one(spec, runs_dir, reuse=None, deadline=None):
     chosen point and the same seed); its record is copied instead of training again.
     A stored result made with a different configuration is never silently kept or
     overwritten: the run fails and says which keys differ.
+
+    ``live``: a set the caller owns; the run's process is in it while it runs, so a
+    caller running several at once (threads) can stop them all.
     """
     out_path = os.path.join(runs_dir, spec.key + ".json")
     error_path = os.path.join(runs_dir, spec.key + ".error.txt")
@@ -206,6 +217,8 @@ def run_one(spec, runs_dir, reuse=None, deadline=None):
     resumed = os.path.exists(os.path.join(progress, "last.pth"))
     process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path, progress, deadline))
     process.start()
+    if live is not None:
+        live.add(process)
     try:
         process.join()
     finally:
@@ -213,6 +226,8 @@ def run_one(spec, runs_dir, reuse=None, deadline=None):
         if process.is_alive():
             process.terminate()
             process.join()
+        if live is not None:
+            live.discard(process)
     if process.exitcode == 0 and os.path.exists(out_path):
         if os.path.exists(error_path):
             os.unlink(error_path)
