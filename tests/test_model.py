@@ -198,3 +198,17 @@ def test_bilstm_level_equals_a_packed_bilstm():
     reference, _ = pad_packed_sequence(reference, batch_first=True, total_length=7)
     mask = (torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
     assert torch.allclose(level(x, lengths), level.norm(reference) * mask, atol=1e-5)
+
+
+def test_bilstm_level_runs_in_float32_under_cpu_autocast():
+    """CPU autocast (enable_amp) must not hand the LSTMs bfloat16: oneDNN lacks that
+    kernel on CPUs without AVX-512; in float32 the level computes what it does without it."""
+    from recbole_hier.model.levels import SequentialLevel
+
+    torch.manual_seed(0)
+    level = SequentialLevel(hidden_size=8, num_layers=2, dropout=0.0).eval()
+    x, lengths = torch.randn(5, 7, 8), torch.tensor([7, 3, 1, 5, 6])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = level(x.bfloat16(), lengths)
+    assert mixed.dtype == torch.float32
+    assert torch.allclose(mixed, level(x.bfloat16().float(), lengths), atol=1e-6)

@@ -88,6 +88,13 @@ def reverse_within_length(lengths, max_len):
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
+def _cpu_autocast_enabled():
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled()
+
+
 def gather_steps(seq, index):  # [B L H], [B L] -> [B L H]
     return seq.gather(1, index.unsqueeze(-1).expand(-1, -1, seq.size(-1)))
 
@@ -117,6 +124,14 @@ class SequentialLevel(nn.Module):
         self.norm = nn.LayerNorm(hidden_size)
 
     def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
+        if x.device.type == "cpu" and _cpu_autocast_enabled():
+            # oneDNN has no bfloat16 LSTM on CPUs without AVX-512 ("could not create a
+            # primitive descriptor", seen on an AVX2-only AMD EPYC): the LSTMs run in float32
+            with torch.autocast("cpu", enabled=False):
+                return self._forward(x.float(), lengths)
+        return self._forward(x, lengths)
+
+    def _forward(self, x, lengths):  # [B L H], [B] -> [B L H]
         reverse = reverse_within_length(lengths, x.size(1))  # [B L]
         mask = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1))
         out = x
