@@ -11,6 +11,7 @@ validation (see :mod:`recbole_hier.benchmark.progress`).
 import json
 import multiprocessing as mp
 import os
+import platform
 import tempfile
 import time
 import traceback
@@ -127,9 +128,25 @@ def _execute(spec, out_path, progress_dir, deadline=None):
 
 
 def _device_name(device):
+    """``cuda (<GPU>)`` or ``cpu (<model>, <SIMD level>, <threads> threads)``: CPU hosts
+    differ too (seen here: one epoch 2-3x slower on an AVX2-only host than on an AVX-512 one)."""
     import torch
 
-    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown SIMD")()
+    return f"cpu ({_cpu_model()}, {capability}, {torch.get_num_threads()} threads)"
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def _write_json(record, path):
