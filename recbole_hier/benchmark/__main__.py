@@ -79,11 +79,14 @@ def _main(argv=None):
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
     lock = threading.Lock()  # --jobs threads share the counters and the leaderboard
     live = set()  # processes of the runs in progress
+    stopping = threading.Event()  # set when the runner is stopped: start no more runs
 
     def execute(spec, reuse=None):
         nonlocal number, paused
         with lock:
             number += 1
+            if stopping.is_set():
+                return
             if paused or (deadline is not None and time.time() >= deadline and load_run(runs_dir, spec.key) is None):
                 paused = True
                 return
@@ -132,10 +135,14 @@ def _main(argv=None):
                     future.result()
             except BaseException:
                 # SIGTERM or a broken run: start nothing more, stop the runs in progress
+                # (again until every thread is done: one may be starting its process now)
+                stopping.set()
                 for future in futures:
                     future.cancel()
-                for process in list(live):
-                    process.terminate()
+                while not all(future.done() for future in futures):
+                    for process in tuple(live):
+                        process.terminate()
+                    time.sleep(0.2)
                 raise
 
         for dataset in datasets if not args.report_only else []:
