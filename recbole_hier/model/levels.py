@@ -88,11 +88,16 @@ def reverse_within_length(lengths, max_len):
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
-def _cpu_autocast_enabled():
+def _cpu_autocast_check():
+    """``() -> bool``, chosen once: torch < 2.4's ``is_autocast_enabled`` takes no device type."""
     try:
-        return torch.is_autocast_enabled("cpu")
-    except TypeError:  # torch < 2.4 takes no device type
-        return torch.is_autocast_cpu_enabled()
+        torch.is_autocast_enabled("cpu")
+        return lambda: torch.is_autocast_enabled("cpu")
+    except TypeError:
+        return torch.is_autocast_cpu_enabled
+
+
+_cpu_autocast_enabled = _cpu_autocast_check()
 
 
 def gather_steps(seq, index):  # [B L H], [B L] -> [B L H]
