@@ -16,7 +16,7 @@ import run_recbole_hier
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
 from recbole_hier.benchmark.report import _cap_lines, _p
-from recbole_hier.benchmark.runner import progress_dir, run_one
+from recbole_hier.benchmark.runner import progress_dir, run_one, threads_per_run
 from recbole_hier.benchmark.suite import SuiteError, expand, load_suite, main_runs
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
 
@@ -38,7 +38,9 @@ def write_suite(tmp_path, tiny_data, tiny_bert, config_changes=(), **changes):
     return str(path)
 
 
-def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_data, tiny_bert, tmp_path, capsys):
+def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_data, tiny_bert, tmp_path, capsys,
+                                                                         monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # an allocator setting: changes speed, so it is recorded
     suite_file = write_suite(tmp_path, tiny_data, tiny_bert)
     results = str(tmp_path / "results")
     assert main(["--suite", suite_file, "--results", results]) == 0
@@ -69,6 +71,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert run["epochs_run"] == 1 and run["train_epoch_seconds"] > 0 and run["peak_memory_mb"] > 0
     assert run["device"].startswith("cpu (") and run["device"].endswith(" threads)")
     assert run["memory_kind"] == "process peak RSS"
+    assert run["speed_env"]["MALLOC_ARENA_MAX"] == "4" and "PATH" not in run["speed_env"]
     assert len(run["train_loss"]) == 1 and run["train_loss"][0] > 0
     assert len(run["per_user"]["user"]) == len(run["per_user"]["ndcg@10"]) == 40
     # the per-user NDCG@10 averages to RecBole's own test NDCG@10
@@ -242,8 +245,16 @@ def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
     assert os.path.isfile(os.path.join(progress_dir(runs_dir, spec.key), "last.pth"))  # kept, not overwritten
 
 
-def test_parallel_jobs_give_the_runs_of_a_sequential_suite(tiny_data, tiny_bert, tmp_path, capsys):
+def test_parallel_runs_split_the_cores_unless_the_user_chose():
+    assert threads_per_run(1, environ={}, cores=8) is None  # one run: torch's default
+    assert threads_per_run(2, environ={}, cores=8) == 4
+    assert threads_per_run(3, environ={}, cores=2) == 1  # never below one
+    assert threads_per_run(2, environ={"OMP_NUM_THREADS": "3"}, cores=8) is None
+
+
+def test_parallel_jobs_give_the_runs_of_a_sequential_suite(tiny_data, tiny_bert, tmp_path, capsys, monkeypatch):
     # SASRec alone keeps it quick; the tiny runs are deterministic on the CPU
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     path = write_suite(tmp_path, tiny_data, tiny_bert)
     records = {}
     for jobs in ("1", "3"):
@@ -258,6 +269,7 @@ def test_parallel_jobs_give_the_runs_of_a_sequential_suite(tiny_data, tiny_bert,
     for name, record in records["1"].items():
         assert records["3"][name]["test"] == record["test"], name
         assert records["3"][name].get("reused_from") == record.get("reused_from"), name
+        assert records["3"][name]["device"].endswith(f", {threads_per_run(3)} threads)"), name
     with pytest.raises(SystemExit):
         main(["--suite", path, "--results", str(tmp_path / "r0"), "--jobs", "0"])
     assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
@@ -327,3 +339,19 @@ def test_runs_that_used_every_epoch_are_named_in_the_table():
     assert line.startswith("Ran to the 50-epoch cap") and blank == ""
     assert line.endswith(": SASRec (learning_rate=0.001, seed 1), SASRec (seed 2).")
     assert _cap_lines("d", [run("HierRec", 1, 49)]) == []
+
+
+def test_training_speed_can_time_the_first_batches_only(tiny_data, tmp_path):
+    from recbole_hier.benchmark.training_speed import main as speed
+
+    out = tmp_path / "speed.json"
+    args = ["--dataset", "tiny", "--models", "SASRec", "--threads", "1", "--train_batch_size", "16",
+            "--MAX_ITEM_LIST_LENGTH", "5", f"--data_path={tiny_data}", "--n_layers=1"]
+    with pytest.raises(RuntimeError, match="measuring SASRec failed: its process exited with code 1"):
+        speed(args)  # the tiny data needs its timestamp column loaded: the child fails, the parent says so
+    args.append("--load_col={'inter': ['user_id', 'item_id', 'timestamp']}")
+    results = speed(args + ["--max_batches", "1", "--json", str(out)])
+    run = results["SASRec"]
+    assert run["timed_batches"] == 1 < run["train_batches"]  # one batch timed, scaled to the epoch
+    assert run["train_epoch_s"] > 0 and run["eval_s"] > 0 and isinstance(run["speed_env"], dict)
+    assert json.load(open(out))["SASRec"]["timed_batches"] == 1

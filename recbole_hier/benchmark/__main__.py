@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from recbole_hier.benchmark import suite as suites
 from recbole_hier.benchmark import tuning
 from recbole_hier.benchmark.report import write_all
-from recbole_hier.benchmark.runner import load_current, load_run, part_way_runs, run_one
+from recbole_hier.benchmark.runner import load_current, load_run, part_way_runs, run_one, threads_per_run
 
 
 @contextlib.contextmanager
@@ -61,7 +61,8 @@ def _main(argv=None):
                         help="pause at the first validation after this many hours (progress saved; "
                              "rerun to resume); exit code 3 when it did")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="runs at a time (each in its own process; e.g. several runs sharing one GPU). "
+                        help="runs at a time (each in its own process; e.g. several runs sharing one GPU; "
+                             "the CPU cores are split between them unless OMP_NUM_THREADS is set). "
                              "Above 1, every selected model's grid runs of a dataset go first, then their "
                              "seeded runs; at 1, model by model in suite order")
     parser.add_argument("--report_only", action="store_true", help="rewrite the leaderboard, run nothing")
@@ -79,6 +80,7 @@ def _main(argv=None):
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
     lock = threading.Lock()  # --jobs threads share the counters and the leaderboard
     live = set()  # processes of the runs in progress
+    threads = threads_per_run(args.jobs)  # the runs at once share the cores
     stopping = threading.Event()  # set when the runner is stopped: start no more runs
 
     def execute(spec, reuse=None):
@@ -91,7 +93,7 @@ def _main(argv=None):
                 paused = True
                 return
         start = time.time()
-        _, status = run_one(spec, runs_dir, reuse, deadline, live)
+        _, status = run_one(spec, runs_dir, reuse, deadline, live, threads)
         with lock:
             print(f"[{number}/{total}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
             if status.startswith("paused"):

@@ -110,6 +110,7 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
         # seconds and memory only compare between runs on the same kind of device
         "device": _device_name(config["device"]),
+        "speed_env": speed_env(),
         # epochs at which the run continued from saved progress ([]: one uninterrupted process)
         "resumed_at_epochs": list(trainer.resumed_at),
         "per_user": {"user": [str(tokens[uid][u]) for u in users],
@@ -138,6 +139,15 @@ def _device_name(device):
     return f"cpu ({_cpu_model()}, {capability}, {torch.get_num_threads()} threads)"
 
 
+# environment variables that change speed and memory but not results (threads, allocator)
+SPEED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "THP_MEM_ALLOC_ENABLE", "LD_PRELOAD")
+
+
+def speed_env():
+    """The speed-relevant environment of this run, so its seconds are read with it."""
+    return {k: v for k, v in sorted(os.environ.items()) if k in SPEED_ENV or k.startswith("MALLOC_")}
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -157,7 +167,25 @@ def _write_json(record, path):
     os.replace(tmp, path)
 
 
-def _child(spec, out_path, error_path, progress_dir, deadline):
+def threads_per_run(jobs, environ=None, cores=None):
+    """CPU threads for each of ``jobs`` runs at once, or None to keep torch's default.
+
+    Every run otherwise takes one thread per core, so N runs would oversubscribe the
+    cores N times. An explicit ``OMP_NUM_THREADS`` is the user's choice and is kept.
+    """
+    environ = os.environ if environ is None else environ
+    if jobs <= 1 or environ.get("OMP_NUM_THREADS"):
+        return None
+    if cores is None:  # the cores this process may use (sched_getaffinity is Linux-only)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // jobs)
+
+
+def _child(spec, out_path, error_path, progress_dir, deadline, threads=None):
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         _execute(spec, out_path, progress_dir, deadline)
     except Paused:
@@ -200,7 +228,7 @@ def part_way_runs(runs_dir):
     return sorted(n[: -len(PROGRESS_SUFFIX)] for n in names if n.endswith(PROGRESS_SUFFIX))
 
 
-def run_one(spec, runs_dir, reuse=None, deadline=None, live=None):
+def run_one(spec, runs_dir, reuse=None, deadline=None, live=None, threads=None):
     """Run ``spec`` unless its result exists; returns (path, status).
 
     A run stopped part-way (killed, or paused at ``deadline``, a ``time.time()``)
@@ -213,6 +241,8 @@ def run_one(spec, runs_dir, reuse=None, deadline=None, live=None):
 
     ``live``: a set the caller owns; the run's process is in it while it runs, so a
     caller running several at once (threads) can stop them all.
+
+    ``threads``: CPU threads for the run (see :func:`threads_per_run`); None keeps torch's default.
     """
     out_path = os.path.join(runs_dir, spec.key + ".json")
     error_path = os.path.join(runs_dir, spec.key + ".error.txt")
@@ -232,7 +262,8 @@ def run_one(spec, runs_dir, reuse=None, deadline=None, live=None):
     os.makedirs(runs_dir, exist_ok=True)
     progress = progress_dir(runs_dir, spec.key)
     resumed = os.path.exists(os.path.join(progress, "last.pth"))
-    process = mp.get_context("spawn").Process(target=_child, args=(spec, out_path, error_path, progress, deadline))
+    process = mp.get_context("spawn").Process(
+        target=_child, args=(spec, out_path, error_path, progress, deadline, threads))
     process.start()
     if live is not None:
         live.add(process)

@@ -1,12 +1,14 @@
 """Training speed, evaluation speed and peak memory: HierRec vs SASRec, in one run.
 
     python -m recbole_hier.benchmark.training_speed [--dataset ml-100k] [--epochs 1] [--threads 2]
-        [--MAX_ITEM_LIST_LENGTH 50] [--train_batch_size 2048] [--device cpu|cuda] [--key=value ...]
+        [--MAX_ITEM_LIST_LENGTH 50] [--train_batch_size 2048] [--device cpu|cuda] [--models A,B]
+        [--max_batches N] [--key=value ...]
 
 Both models get the same presets (protocol + dataset), history length, batch size
 and thread count. Each model runs in its own fresh process (so memory figures do
 not mix); data loading and the (cached) text tables are built before timing.
-Printed per model: seconds per training epoch (mean over --epochs), seconds of one
+Printed per model: seconds per training epoch (mean over --epochs; with --max_batches N,
+the first N batches of each epoch timed and scaled to the whole epoch), seconds of one
 full-ranking evaluation of the validation set, and peak memory during training and
 evaluation (CUDA: max allocated; CPU: peak resident set size above the level after
 data loading). Then the HierRec / SASRec ratios. Extra ``--key=value`` pairs go to
@@ -14,11 +16,15 @@ both models (e.g. ``--enable_amp=True``).
 """
 
 import argparse
+import itertools
 import json
 import multiprocessing as mp
 import os
 import threading
 import time
+from queue import Empty
+
+from recbole_hier.benchmark.runner import speed_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +54,23 @@ class PeakRSS:
         self.thread.join()
 
 
-def measure(model_name, dataset, config_files, config_dict, epochs, threads, queue):
+class FirstBatches:
+    """The first ``n`` batches of a RecBole data loader: a quick per-step timing on big data."""
+
+    def __init__(self, loader, n):
+        self.loader, self.n = loader, min(n, len(loader))
+
+    def __iter__(self):
+        return itertools.islice(iter(self.loader), self.n)
+
+    def __len__(self):
+        return self.n
+
+    def __getattr__(self, name):  # the trainer reads e.g. ``shuffle`` and ``sampler``
+        return getattr(self.loader, name)
+
+
+def measure(model_name, dataset, config_files, config_dict, epochs, threads, queue, max_batches=None):
     import torch
 
     torch.set_num_threads(threads)
@@ -63,6 +85,8 @@ def measure(model_name, dataset, config_files, config_dict, epochs, threads, que
     data = create_dataset(config)
     train, valid, _ = data_preparation(config, data)
     model = get_model(model_name)(config, train._dataset).to(config["device"])
+    batches = len(train)
+    timed = FirstBatches(train, max_batches) if max_batches else train
     trainer = get_trainer(config["MODEL_TYPE"], model_name)(config, model)
     cuda = config["device"].type == "cuda"
     if cuda:
@@ -72,7 +96,7 @@ def measure(model_name, dataset, config_files, config_dict, epochs, threads, que
         train_seconds = []
         for epoch in range(epochs):
             start = time.perf_counter()
-            trainer._train_epoch(train, epoch)
+            trainer._train_epoch(timed, epoch)
             if cuda:
                 torch.cuda.synchronize()
             train_seconds.append(time.perf_counter() - start)
@@ -82,10 +106,25 @@ def measure(model_name, dataset, config_files, config_dict, epochs, threads, que
             torch.cuda.synchronize()
         eval_seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() if cuda else rss.peak - rss.start
-    queue.put({"model": model_name, "train_epoch_s": sum(train_seconds) / len(train_seconds),
+    epoch_s = sum(train_seconds) / len(train_seconds) * batches / len(timed)  # a whole epoch's worth
+    queue.put({"model": model_name, "train_epoch_s": epoch_s, "timed_batches": len(timed),
                "eval_s": eval_seconds, "peak_mem_mb": peak / 2**20,
                "memory_kind": "cuda max allocated" if cuda else "CPU peak RSS above data",
-               "device": str(config["device"]), "train_batches": len(train)})
+               "device": str(config["device"]), "train_batches": batches, "speed_env": speed_env()})
+
+
+def _result(proc, queue, name):
+    """What ``proc`` measured; an error (not a hang) when it died first."""
+    while True:
+        try:
+            return queue.get(timeout=1)
+        except Empty:
+            if not proc.is_alive():
+                try:  # it may have reported just before exiting
+                    return queue.get(timeout=1)
+                except Empty:
+                    raise RuntimeError(f"measuring {name} failed: its process exited with code "
+                                       f"{proc.exitcode} before reporting (its traceback is printed above)") from None
 
 
 def main(argv=None):
@@ -97,6 +136,9 @@ def main(argv=None):
     parser.add_argument("--train_batch_size", type=int, default=2048)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--models", default="HierRec,SASRec")
+    parser.add_argument("--max_batches", type=int, default=None,
+                        help="time only the first N batches of each epoch and scale to a whole epoch "
+                             "(big data on CPU: minutes instead of hours)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args, extra = parser.parse_known_args(argv)
     from recbole_hier.config import parse_value
@@ -113,17 +155,19 @@ def main(argv=None):
         config_dict[key] = parse_value(value)
     print(f"dataset {args.dataset}, MAX_ITEM_LIST_LENGTH {args.MAX_ITEM_LIST_LENGTH}, batch "
           f"{args.train_batch_size}, threads {args.threads}, device {args.device}, epochs timed {args.epochs}")
+    print(f"speed-relevant environment: {speed_env() or 'none set'}")
     context = mp.get_context("spawn")
     results = {}
     for name in args.models.split(","):
         queue = context.Queue()
         proc = context.Process(target=measure, args=(name, args.dataset, config_files, config_dict,
-                                                     args.epochs, args.threads, queue))
+                                                     args.epochs, args.threads, queue, args.max_batches))
         proc.start()
-        results[name] = queue.get()
+        results[name] = _result(proc, queue, name)
         proc.join()
         r = results[name]
-        print(f"{name:>8}: train {r['train_epoch_s']:8.2f} s/epoch ({r['train_batches']} batches)  "
+        timed = "" if r["timed_batches"] == r["train_batches"] else f", scaled from {r['timed_batches']}"
+        print(f"{name:>8}: train {r['train_epoch_s']:8.2f} s/epoch ({r['train_batches']} batches{timed})  "
               f"eval {r['eval_s']:7.2f} s  peak memory {r['peak_mem_mb']:8.1f} MB ({r['memory_kind']})")
     if {"HierRec", "SASRec"} <= set(results):
         h, s = results["HierRec"], results["SASRec"]
