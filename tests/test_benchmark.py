@@ -355,3 +355,5 @@ def test_training_speed_can_time_the_first_batches_only(tiny_data, tmp_path):
     assert run["timed_batches"] == 1 < run["train_batches"]  # one batch timed, scaled to the epoch
     assert run["train_epoch_s"] > 0 and run["eval_s"] > 0 and isinstance(run["speed_env"], dict)
     assert json.load(open(out))["SASRec"]["timed_batches"] == 1
+    with pytest.raises(SystemExit):
+        speed(args + ["--max_batches", "0"])

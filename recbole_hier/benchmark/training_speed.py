@@ -141,6 +141,8 @@ def main(argv=None):
                              "(big data on CPU: minutes instead of hours)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args, extra = parser.parse_known_args(argv)
+    if args.max_batches is not None and args.max_batches < 1:
+        parser.error(f"--max_batches must be at least 1, got {args.max_batches}")
     from recbole_hier.config import parse_value
 
     config_files = [os.path.join(REPO, "properties", "protocol", "sequential.yaml")]
