@@ -80,6 +80,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     table = open(os.path.join(out, "leaderboard.md")).read()
     assert "## tiny" in table and "| HierRec |" in table and "| SASRec |" in table
     assert "popularity" in table and "history length" in table and "**" in table
+    assert "by the target item's train interactions" in table
     assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
     assert "Verdict: best baseline by mean test NDCG@10 is SASRec" in table  # not the HierRec ablation
     assert ", seeds 2 vs 2, p seeds" in table  # both sides' seed counts: the rule needs >= 3 on each
@@ -326,6 +327,14 @@ def test_p_values_that_underflow_are_not_printed_as_zero():
                                {str(u): 0.1 + u * 1e-6 for u in range(5000)})
     assert p == 0.0 and _p(p) == "< 1e-300"
     assert _p(None) == "n/a" and _p(0.0123) == "0.0123"
+
+
+def test_range_buckets_are_inclusive_and_the_last_is_open():
+    buckets = stats.TARGET_COUNT_BUCKETS
+    assert [stats.range_bucket(v, buckets) for v in (0, 4, 5, 99, 100, 10**6)] == [
+        "0-4", "0-4", "5-9", "50-99", "100+", "100+"]
+    assert stats.range_bucket(-1, buckets) is None
+    assert stats.history_bucket(0) == "0" and stats.history_bucket(21) == "21+"
 
 
 def test_runs_that_used_every_epoch_are_named_in_the_table():

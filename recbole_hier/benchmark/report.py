@@ -215,10 +215,15 @@ def _breakdown_lines(suite, dataset, runs):
     users = ref["per_user"]
     popularity = {u: item_bucket.get(t, "tail") for u, t in zip(users["user"], users["target"])}
     history = {u: stats.history_bucket(n) for u, n in zip(users["user"], users["history_length"])}
+    counts = ref["train_item_counts"]
+    target_count = {u: stats.range_bucket(counts.get(t, 0), stats.TARGET_COUNT_BUCKETS)
+                    for u, t in zip(users["user"], users["target"])}
     lines = []
     for title, groups, order in (
         ("target-item popularity (train interactions; head = top 20% of items, torso = next 30%)",
          popularity, [b for b, _ in stats.POPULARITY_BUCKETS]),
+        ("the target item's train interactions", target_count,
+         [stats.range_bucket(low, stats.TARGET_COUNT_BUCKETS) for low, _ in stats.TARGET_COUNT_BUCKETS]),
         ("history length", history, [stats.history_bucket(low) for low, _ in stats.HISTORY_BUCKETS]),
     ):
         table = {}

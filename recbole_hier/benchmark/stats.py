@@ -7,6 +7,9 @@ from scipy import stats
 
 POPULARITY_BUCKETS = (("head", 0.2), ("torso", 0.5), ("tail", 1.0))  # cumulative item share
 HISTORY_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 10**9))
+# Finer than head/torso/tail, in absolute counts, so datasets compare: where along the
+# long tail a model gains or loses.
+TARGET_COUNT_BUCKETS = ((0, 4), (5, 9), (10, 19), (20, 49), (50, 99), (100, 10**9))
 
 
 def mean_std(values):
@@ -60,11 +63,17 @@ def popularity_bucket_of_items(train_item_counts):
     return buckets
 
 
-def history_bucket(length):
-    for low, high in HISTORY_BUCKETS:
-        if low <= length <= high:
+def range_bucket(value, buckets):
+    """Label of the inclusive ``(low, high)`` range holding ``value`` ("low+" for the
+    open last one); ``None`` when no range holds it."""
+    for low, high in buckets:
+        if low <= value <= high:
             return f"{low}-{high}" if high < 10**9 else f"{low}+"
-    return "0"
+    return None
+
+
+def history_bucket(length):
+    return range_bucket(length, HISTORY_BUCKETS) or "0"
 
 
 def breakdown(user_values, user_groups):
