@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 import run_recbole_hier
-
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
-from recbole_hier.benchmark.report import _cap_lines, _p
+from recbole_hier.benchmark.report import _cap_lines, _p, summarise
 from recbole_hier.benchmark.runner import progress_dir, run_one, threads_per_run
 from recbole_hier.benchmark.suite import SuiteError, expand, load_suite, main_runs
+from recbole_hier.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
 
 
@@ -228,9 +228,29 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
     whole = json.load(open(os.path.join(whole_dir, spec.key + ".json")))
     resumed = json.load(open(os.path.join(paused_dir, spec.key + ".json")))
     assert whole["resumed_at_epochs"] == [] and resumed["resumed_at_epochs"] == [1, 2]
+    # each process says what it ran on, from the epoch it started at
+    assert [seg["from_epoch"] for seg in whole["segments"]] == [0]
+    assert [seg["from_epoch"] for seg in resumed["segments"]] == [0, 1, 2]
+    assert all(seg["device"] == whole["device"] and "speed_env" in seg for seg in resumed["segments"])
     assert resumed["epochs_run"] == whole["epochs_run"] == 3
     for key in ("train_loss", "best_valid", "test", "per_user"):
         assert resumed[key] == whole[key], key
+
+
+def test_progress_saved_before_segments_were_kept_marks_its_processes_unknown(tiny_data, tiny_bert, tmp_path):
+    path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2, "stopping_step": 10})
+    spec = main_runs(load_suite(path), "tiny", "SASRec", {"learning_rate": 0.01})[0]
+    runs_dir = str(tmp_path / "runs")
+    assert run_one(spec, runs_dir, deadline=0)[1].startswith("paused")
+    last = os.path.join(progress_dir(runs_dir, spec.key), "last.pth")
+    progress = load_checkpoint(last)
+    del progress["segments"]  # as written by the runner before this field existed
+    save_checkpoint({k: v for k, v in progress.items() if k != "format"}, last)
+    record = json.load(open(run_one(spec, runs_dir)[0]))
+    assert record["segments"][0] == {"from_epoch": 0, "device": "not recorded"}
+    assert record["segments"][1]["from_epoch"] == 1 and record["segments"][1]["device"] == record["device"]
+    rows = summarise(load_suite(path), [record])
+    assert rows[0]["device"] == ", ".join(sorted([record["device"], "not recorded"]))
 
 
 def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):

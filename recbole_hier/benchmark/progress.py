@@ -52,7 +52,7 @@ def _set_rng_state(state, train_data):
     train_data.generator.set_state(state["loader"])
 
 
-def resumable(trainer_class, progress_dir, run_config, deadline=None):
+def resumable(trainer_class, progress_dir, run_config, deadline=None, process_info=None):
     """``trainer_class`` that saves its progress after every validation in
     ``progress_dir`` and can resume from it.
 
@@ -60,6 +60,9 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
     compared on resume so progress is never continued under different settings.
     ``deadline``: ``time.time()`` after which the run pauses (raises :class:`Paused`)
     at the next validation, its progress saved.
+    ``process_info``: what this process ran on (device, threads, allocator); kept per
+    process in ``segments``, since a resumed run's epochs can come from several hosts
+    or thread counts and one mean of their seconds would hide that.
     """
 
     class Resumable(trainer_class):
@@ -69,6 +72,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
             # the best-valid checkpoint lives with the progress, not under saved/<time>.pth
             self.saved_model_file = os.path.join(progress_dir, "best.pth")
             self.epoch_seconds, self.eval_seconds, self.resumed_at = [], [], []
+            self.segments = [{"from_epoch": 0, **(process_info or {})}]
             self.earlier_peak_memory_mb = 0.0  # peak of the processes before a resume
             self.early_stopped = False
 
@@ -109,6 +113,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
                 "epoch_seconds": list(self.epoch_seconds),
                 "eval_seconds": list(self.eval_seconds),
                 "resumed_at": list(self.resumed_at),
+                "segments": json.dumps(self.segments),
                 "peak_memory_mb": self.peak_memory_mb(),
                 "state_dict": self.model.state_dict(),
                 "other_parameter": self.model.other_parameter(),
@@ -147,6 +152,10 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None):
             self.epoch_seconds = list(progress["epoch_seconds"])
             self.eval_seconds = list(progress["eval_seconds"])
             self.resumed_at = list(progress["resumed_at"]) + [self.start_epoch]
+            # progress saved before segments were kept: its processes are unknown, not guessed
+            earlier = (json.loads(progress["segments"]) if "segments" in progress
+                       else [{"from_epoch": 0, "device": "not recorded"}])
+            self.segments = earlier + [{"from_epoch": self.start_epoch, **(process_info or {})}]
             self.earlier_peak_memory_mb = progress["peak_memory_mb"]
             _set_rng_state(progress["rng"], train_data)
             self.logger.info(f"resumed from {self.last_path} at epoch {self.start_epoch}")

@@ -25,9 +25,12 @@ def _p(value):
     return "< 1e-300" if value == 0 else f"{value:.3g}"
 
 
-def device_of(run):
-    """Where ``run`` trained; runs stored before the field existed say so by their memory kind."""
-    return run.get("device") or ("cuda" if run.get("memory_kind", "").startswith("cuda") else "cpu")
+def devices_of(run):
+    """Where ``run`` trained, every process of a resumed run included; runs stored before
+    the field existed say so by their memory kind."""
+    if run.get("segments"):
+        return {segment["device"] for segment in run["segments"]}
+    return {run.get("device") or ("cuda" if run.get("memory_kind", "").startswith("cuda") else "cpu")}
 
 
 def summarise(suite, runs):
@@ -53,7 +56,7 @@ def summarise(suite, runs):
             row[f"valid {valid_metric}"] = stats.mean_std([r["best_valid"].get(valid_metric) for r in model_runs])
             for cost in COSTS:
                 row[cost] = stats.mean_std([r[cost] for r in model_runs])
-            row["device"] = ", ".join(sorted({device_of(r) for r in model_runs}))
+            row["device"] = ", ".join(sorted(set().union(*(devices_of(r) for r in model_runs))))
             if reference and name != reference and ref_runs:
                 row["p seeds"] = stats.paired_seed_test(ref_seed, {r["seed"]: r["test"]["ndcg@10"] for r in model_runs})
                 row["p users"] = stats.paired_user_test(ref_users, stats.per_user_mean(model_runs))

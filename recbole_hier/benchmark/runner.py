@@ -85,7 +85,9 @@ def _execute(spec, out_path, progress_dir, deadline=None):
     train, valid, test = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(spec.model)(config, train._dataset).to(config["device"])
-    trainer_class = resumable(_timed(get_trainer(config["MODEL_TYPE"], spec.model)), progress_dir, spec.config, deadline)
+    process_info = {"device": _device_name(config["device"]), "speed_env": speed_env()}
+    trainer_class = resumable(_timed(get_trainer(config["MODEL_TYPE"], spec.model)), progress_dir, spec.config,
+                              deadline, process_info)
     trainer = trainer_class(config, model)
     trainer.evaluator = _per_user_evaluator(config)
     if config["device"].type == "cuda":
@@ -113,6 +115,9 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         "speed_env": speed_env(),
         # epochs at which the run continued from saved progress ([]: one uninterrupted process)
         "resumed_at_epochs": list(trainer.resumed_at),
+        # device and speed environment of each process, from the epoch it started at
+        # (device and speed_env above are the last process's)
+        "segments": trainer.segments,
         "per_user": {"user": [str(tokens[uid][u]) for u in users],
                      "ndcg@10": [float(v) for v in trainer.evaluator.last_ndcg10]},
     }
