@@ -111,8 +111,7 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         "peak_memory_mb": trainer.peak_memory_mb(),
         "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
         # seconds and memory only compare between runs on the same kind of device
-        "device": _device_name(config["device"]),
-        "speed_env": speed_env(),
+        **process_info,
         # epochs at which the run continued from saved progress ([]: one uninterrupted process)
         "resumed_at_epochs": list(trainer.resumed_at),
         # device and speed environment of each process, from the epoch it started at
