@@ -7,6 +7,7 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_hier.model.levels import MultiScaleLevel
+from recbole_hier.model.score import ItemScorer
 from recbole_hier.model.vae import kl_to_standard_normal
 
 
@@ -172,11 +173,37 @@ def test_ablations_are_config_changes(built, overrides):
         ({"readout": "mean"}, "readout"),
         ({"hidden_size": 15}, "even"),
         ({"kl_beta_max": -1.0}, "kl_beta_max"),
+        ({"score": "l2"}, "score"),
+        ({"score": "cosine", "score_temperature": 0.0}, "score_temperature"),
     ],
 )
 def test_bad_model_config_is_rejected_at_construction(built, overrides, message):
     with pytest.raises(ValueError, match=message):
         built(**overrides)
+
+
+def test_cosine_scores_ignore_item_vector_length():
+    user, items = torch.randn(3, 8), torch.randn(5, 8)
+    lengths = torch.tensor([0.1, 1.0, 3.0, 10.0, 100.0]).unsqueeze(1)
+    cosine = ItemScorer("cosine", 0.1)
+    assert torch.allclose(cosine.all_items(user, items), cosine.all_items(user, items * lengths), atol=1e-5)
+    assert cosine.all_items(user, items).abs().max() <= 10.0 + 1e-5  # |cos| / 0.1
+    dot = ItemScorer("dot", 0.1)  # the temperature only applies to cosine
+    assert torch.allclose(dot.all_items(user, items), user @ items.t())
+    assert not torch.allclose(dot.all_items(user, items), dot.all_items(user, items * lengths))
+
+
+def test_cosine_scoring_trains_and_ranks_consistently(built):
+    *_, train, valid, test, model = built(score="cosine", score_temperature=0.05)
+    sum(model.calculate_loss(first_batch(train))).backward()
+    assert model.item_id_embedding.weight.grad.abs().sum() > 0
+    model.eval()
+    inter = eval_batch(test)
+    with torch.no_grad():
+        scores = model.full_sort_predict(inter)
+        assert scores.abs().max() <= 1 / 0.05 + 1e-4
+        full = scores[torch.arange(len(inter)), inter["item_id"]]
+        assert torch.allclose(model.predict(inter), full, atol=1e-5)
 
 
 def test_bilstm_level_equals_a_packed_bilstm():

@@ -5,7 +5,8 @@ learning of user interests"), as corrected by ``DESIGN.md``.
 
 NOTE: departures from the article: the VAE's KL term is added (the article
 subtracts it); items are scored against a tied item table (text projection and/or
-ID embedding) with full-softmax cross-entropy, as RecBole's strongest SASRec;
+ID embedding; dot product or cosine, ``score.py``) with full-softmax cross-entropy,
+as RecBole's strongest SASRec;
 levels read out at position ``len-1`` of right-padded histories.
 """
 
@@ -23,6 +24,7 @@ from recbole_hier.model.levels import (
     project_rows,
 )
 from recbole_hier.model.loss import MultiTaskLoss
+from recbole_hier.model.score import ItemScorer
 from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 
@@ -98,7 +100,10 @@ class HierRec(SequentialRecommender):
         self.readouts = nn.ModuleList(Readout(self.hidden_size, readout) for _ in self.level_kinds)
         self.vae = VAEHead(self.hidden_size) if self.use_vae else None
         level_names = ["semantic"] + self.level_kinds
-        self.loss_fct = MultiTaskLoss(level_names, config["level_loss_weights"], config["vae_loss_weight"])
+        self.scorer = ItemScorer(config["score"], config["score_temperature"])
+        self.loss_fct = MultiTaskLoss(
+            level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer
+        )
         self.aux_targets = build_aux_targets(
             config["level_aux_targets"], level_names, dataset, self.hidden_size
         )
@@ -194,9 +199,9 @@ class HierRec(SequentialRecommender):
         item_table = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
         items = item_table[interaction[self.ITEM_ID]]  # [B H]
-        return (user * items).sum(dim=-1)  # [B]
+        return self.scorer.pairs(user, items)  # [B]
 
     def full_sort_predict(self, interaction):
         item_table = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
-        return user @ item_table.t()  # [B n_items]
+        return self.scorer.all_items(user, item_table)  # [B n_items]

@@ -1,6 +1,8 @@
 """HierRec's multi-task loss: next-item CE at every level, plus the VAE term.
 
-``L = sum_k lambda_k * CE(u_k . E^T, y)  +  w_vae * (CE(z . E^T, y) + beta * KL)``
+``L = sum_k lambda_k * CE(s(u_k, E), y)  +  w_vae * (CE(s(z, E), y) + beta * KL)``
+
+where ``s`` is the item scorer (``score.py``: dot product or cosine / temperature).
 
 Each weighted part is returned separately, so RecBole's trainer logs them one by
 one; a part whose weight is 0 is not computed.
@@ -11,13 +13,13 @@ import torch.nn.functional as F
 from recbole_hier.model.vae import kl_to_standard_normal
 
 
-def next_item_ce(user, item_table, target):
+def next_item_ce(scorer, user, item_table, target):
     """Full-softmax cross-entropy of the next item: ``[B H] x [N H] -> scalar``."""
-    return F.cross_entropy(user @ item_table.t(), target)  # logits [B N]
+    return F.cross_entropy(scorer.all_items(user, item_table), target)  # logits [B N]
 
 
 class MultiTaskLoss:
-    def __init__(self, level_names, level_weights, vae_weight):
+    def __init__(self, level_names, level_weights, vae_weight, scorer):
         if len(level_weights) != len(level_names):
             raise ValueError(
                 f"level_loss_weights needs one weight per level {level_names}, "
@@ -27,18 +29,19 @@ class MultiTaskLoss:
             raise ValueError("level_loss_weights and vae_loss_weight must be >= 0")
         self.level_weights = [float(w) for w in level_weights]
         self.vae_weight = float(vae_weight)
+        self.scorer = scorer
         self.part_names = [f"ce_{name}" for name in level_names] + ["vae_ce", "vae_kl"]
 
     def __call__(self, level_users, item_table, target, vae_out=None, kl_beta=0.0):
         """``level_users``: ``[B H]`` per level; ``vae_out``: ``(z, mu, logvar)`` or None."""
         zero = item_table.new_zeros(())
         parts = [
-            w * next_item_ce(u, item_table, target) if w > 0 else zero
+            w * next_item_ce(self.scorer, u, item_table, target) if w > 0 else zero
             for w, u in zip(self.level_weights, level_users)
         ]
         if vae_out is not None and self.vae_weight > 0:
             z, mu, logvar = vae_out
-            parts.append(self.vae_weight * next_item_ce(z, item_table, target))
+            parts.append(self.vae_weight * next_item_ce(self.scorer, z, item_table, target))
             parts.append(self.vae_weight * kl_beta * kl_to_standard_normal(mu, logvar).mean())
         else:
             parts += [zero, zero]
