@@ -19,16 +19,19 @@ class ItemScorer:
         if not temperature > 0:
             raise ValueError(f"HierRec: score_temperature must be > 0, got {temperature!r}")
         self.kind = kind
-        # the dot product is used as is: its scale is learned by the vectors
-        self.temperature = temperature if kind == "cosine" else 1.0
+        self.temperature = temperature
 
-    def _prepare(self, vectors):
-        return F.normalize(vectors, dim=-1) if self.kind == "cosine" else vectors
+    def _users(self, user):  # [B H]
+        # the temperature goes on the [B H] side, not on the [B N] scores; dot is used as is
+        return F.normalize(user, dim=-1) / self.temperature if self.kind == "cosine" else user
+
+    def _items(self, items):  # [N H]
+        return F.normalize(items, dim=-1) if self.kind == "cosine" else items
 
     def all_items(self, user, item_table):
         """``[B H] x [N H] -> [B N]``: every item's score for every user."""
-        return self._prepare(user) @ self._prepare(item_table).t() / self.temperature
+        return self._users(user) @ self._items(item_table).t()
 
     def pairs(self, user, items):
         """``[B H] x [B H] -> [B]``: row ``b``'s item scored for row ``b``'s user."""
-        return (self._prepare(user) * self._prepare(items)).sum(dim=-1) / self.temperature
+        return (self._users(user) * self._items(items)).sum(dim=-1)
