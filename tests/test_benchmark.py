@@ -233,6 +233,8 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
     assert [seg["from_epoch"] for seg in resumed["segments"]] == [0, 1, 2]
     assert all(seg["device"] == whole["device"] and "speed_env" in seg for seg in resumed["segments"])
     assert resumed["epochs_run"] == whole["epochs_run"] == 3
+    assert len(resumed["train_epoch_seconds_each"]) == 3
+    assert resumed["train_epoch_seconds"] == pytest.approx(sum(resumed["train_epoch_seconds_each"]) / 3)
     for key in ("train_loss", "best_valid", "test", "per_user"):
         assert resumed[key] == whole[key], key
 

@@ -179,7 +179,10 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
              "alone where a model ran one seed) of the "
              "best-validation checkpoint (full ranking). **Bold**: best in the column for the "
              f"dataset. p seeds: paired t-test over seeds of test NDCG@10 against {reference}; "
-             f"p users: Wilcoxon signed-rank test over test users of seed-averaged NDCG@10 against {reference}.", ""]
+             f"p users: Wilcoxon signed-rank test over test users of seed-averaged NDCG@10 against {reference}. "
+             "Costs (s/epoch, eval s, peak MB) are means over a model's epochs and runs; where the "
+             "device column names several devices (a run resumed elsewhere), they mix them and "
+             "do not compare.", ""]
     columns = [f"test {m}" for m in METRICS]
     for dataset in suite["datasets"]:
         data_rows = [r for r in rows if r["dataset"] == dataset]

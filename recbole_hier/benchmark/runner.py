@@ -107,6 +107,8 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         "epochs_run": len(trainer.epoch_seconds),
         "train_loss": [float(trainer.train_loss_dict[e]) for e in sorted(trainer.train_loss_dict)],
         "train_epoch_seconds": float(np.mean(trainer.epoch_seconds)),
+        # each epoch's seconds, so a run resumed on other devices splits by its segments
+        "train_epoch_seconds_each": [float(s) for s in trainer.epoch_seconds],
         "eval_seconds": float(np.mean(trainer.eval_seconds)),
         "peak_memory_mb": trainer.peak_memory_mb(),
         "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
