@@ -15,18 +15,6 @@ is the same as ``python -m recbole_hier.benchmark --suite ...`` (its other flags
 """
 
 import argparse
-import os
-
-REPO = os.path.dirname(os.path.abspath(__file__))
-
-
-def preset_files(dataset):
-    """The protocol preset and, if present, the dataset's preset."""
-    files = [os.path.join(REPO, "properties", "protocol", "sequential.yaml")]
-    dataset_file = os.path.join(REPO, "properties", "dataset", f"{dataset}.yaml")
-    if os.path.isfile(dataset_file):
-        files.append(dataset_file)
-    return files
 
 
 def parse_args(argv=None):
@@ -66,6 +54,7 @@ def main(argv=None):
 
         return benchmark(["--suite", args.benchmark] + overrides)
     from recbole_hier import run
+    from recbole_hier.presets import preset_files
 
     config_files = [] if args.no_presets else preset_files(args.dataset)
     config_files += args.config_files.split() if args.config_files else []

@@ -9,4 +9,4 @@ from recbole_hier.model.hierrec import HierRec  # noqa: E402
 from recbole_hier.quick_start import load_data_and_model, run, run_recbole_hier  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Config", "HierRec", "load_data_and_model", "run", "run_recbole_hier"]
+__all__ = ["Config", HierRec.__name__, "load_data_and_model", "run", "run_recbole_hier"]

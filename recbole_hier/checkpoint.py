@@ -11,9 +11,10 @@ import enum
 import json
 import os
 import pickle
-import tempfile
 
 import torch
+
+from recbole_hier.files import atomic_path
 
 FORMAT = "recbole_hier-checkpoint-1"
 
@@ -50,17 +51,8 @@ def external_config(checkpoint):
 
 def save_checkpoint(state, path):
     """Write ``state`` to ``path`` atomically (a reader never sees half a file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **state}, tmp)
 
 
 def load_checkpoint(path, map_location="cpu"):
@@ -84,3 +76,9 @@ def load_checkpoint(path, map_location="cpu"):
             f"{path!r} is not a recbole_hier checkpoint (expected format {FORMAT!r})"
         )
     return checkpoint
+
+
+def load_weights(model, checkpoint):
+    """Put a checkpoint's trained weights (and RecBole's ``other_parameter``) into ``model``."""
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))

@@ -23,7 +23,7 @@ fixed here, scoped as narrowly as possible, and applied once by :func:`apply`
 * torch >= 2.6 loads checkpoints with ``weights_only=True`` and RecBole pickles its
   whole ``Config`` into them: see ``recbole_hier.checkpoint`` (the trainer's job).
 * An unknown model name surfaces as "No module named lightgbm" because RecBole's
-  lookup imports ``exlib_recommender``: see ``recbole_hier.utils.get_model``.
+  lookup imports ``exlib_recommender``: see ``recbole_hier.registry.get_model``.
 """
 
 import importlib

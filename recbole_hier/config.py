@@ -4,7 +4,7 @@ Precedence, lowest first: RecBole's internal files < this package's
 ``properties/model/<Model>.yaml`` < RecBole's dataset YAML < ``config_file_list``
 < ``config_dict`` < ``cmd_args``. Differences from ``recbole.config.Config``:
 
-* models are looked up plugin first (``recbole_hier.utils.get_model``), so a stock
+* models are looked up plugin first (``recbole_hier.registry.get_model``), so a stock
   Config no longer leaves every HierRec key ``None``;
 * the command line is read only when passed (``cmd_args``), never from ``sys.argv``
   behind the caller's back, and values are parsed with ``ast.literal_eval``
@@ -22,7 +22,7 @@ import recbole.config.configurator as recbole_configurator
 import torch
 from recbole.config import Config as RecBoleConfig
 
-from recbole_hier.utils import get_model
+from recbole_hier.registry import get_model
 
 PACKAGE_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 _RECBOLE_PROPERTIES = os.path.join(
@@ -68,6 +68,9 @@ class Config(RecBoleConfig):
                     f"config file {path!r} does not exist (from config_file_list / --config_files)"
                 )
         super().__init__(model, dataset, config_file_list, config_dict)
+        keys = getattr(self.model_class, "config_keys", None)
+        if keys is not None:  # a plugin model's typed keys: checked before any data is read
+            keys.validate(self)
 
     def compatibility_settings(self):
         # RecBole assigns np.float = np.float_, which numpy 2 removed; see compat.py.

@@ -16,10 +16,12 @@ best *validation* score only; test metrics are reported beside them, never used.
 
 import ast
 import csv
+import io
 import json
 import os
 from functools import partial
 
+from recbole_hier.files import write_text
 from recbole_hier.quick_start import run_recbole_hier
 
 KINDS = ("choice", "uniform", "quniform", "loguniform")
@@ -92,7 +94,6 @@ def _plain(metrics):
 
 def write_table(rows, valid_metric, bigger, output_prefix):
     """``<prefix>.csv`` and ``<prefix>.md``: one row per trial, best-by-validation marked."""
-    os.makedirs(os.path.dirname(os.path.abspath(output_prefix)), exist_ok=True)
     pick = max if bigger else min
     best = pick(range(len(rows)), key=lambda i: rows[i]["best_valid_score"])
     param_names = sorted({k for r in rows for k in r["params"]})
@@ -105,13 +106,13 @@ def write_table(rows, valid_metric, bigger, output_prefix):
         table.append([i, "*" if i == best else ""] + [json.dumps(r["params"].get(p)) for p in param_names]
                      + [f"{r['best_valid_score']:.4f}"] + [f"{r['valid'].get(m, float('nan')):.4f}" for m in valid_names]
                      + [f"{r['test'].get(m, float('nan')):.4f}" for m in test_names])
-    with open(output_prefix + ".csv", "w", newline="") as f:
-        csv.writer(f).writerows([header] + table)
-    with open(output_prefix + ".md", "w") as f:
-        f.write(f"Hyper-parameter search: {len(rows)} trials, chosen (*) by validation {valid_metric}.\n\n")
-        f.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
-        for line in table:
-            f.write("| " + " | ".join(str(c) for c in line) + " |\n")
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows([header] + table)
+    write_text(output_prefix + ".csv", text.getvalue())
+    lines = [f"Hyper-parameter search: {len(rows)} trials, chosen (*) by validation {valid_metric}.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in line) + " |" for line in table]
+    write_text(output_prefix + ".md", "\n".join(lines) + "\n")
     return best
 
 

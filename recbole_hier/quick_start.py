@@ -1,9 +1,8 @@
-"""Run a model end to end the RecBole way, through the plugin-first look-ups.
+"""Run a model end to end the RecBole way, through :mod:`recbole_hier.pipeline`.
 
-Mirrors ``recbole.quick_start`` (which we never import: it imports ``ray`` at the
-top) with :class:`recbole_hier.config.Config`, plugin-first ``create_dataset`` /
-``get_model`` / ``get_trainer`` and pickle-free checkpoints, so HierRec and any
-RecBole baseline take the same path.
+Mirrors ``recbole.quick_start`` (never imported: it imports ``ray`` at the top) with
+:class:`recbole_hier.config.Config`, the plugin-first look-ups and pickle-free
+checkpoints, so HierRec and any RecBole baseline take the same path.
 """
 
 import sys
@@ -11,13 +10,12 @@ from collections.abc import MutableMapping
 from logging import getLogger
 
 import torch.distributed as dist
-from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
-from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
+from recbole.utils import get_environment, get_flops, set_color
 
-from recbole_hier.checkpoint import external_config, load_checkpoint
+from recbole_hier import pipeline
+from recbole_hier.checkpoint import external_config, load_checkpoint, load_weights
 from recbole_hier.config import Config
-from recbole_hier.utils import create_dataset, get_model, get_trainer
 
 
 def run_recbole_hier(model=None, dataset=None, config_file_list=None, config_dict=None,
@@ -28,28 +26,18 @@ def run_recbole_hier(model=None, dataset=None, config_file_list=None, config_dic
     overrides, highest precedence).
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args)
-    init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    run = pipeline.build(config)
     logger = getLogger()
     logger.info(sys.argv)
-    logger.info(config)
-
-    dataset = create_dataset(config)
-    logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-
-    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    logger.info(model)
-    flops = get_flops(model, dataset, config["device"], logger, construct_transform(config))
+    flops = get_flops(run.model, run.dataset, config["device"], logger, construct_transform(config))
     logger.info(set_color("FLOPs", "blue") + f": {flops}")
 
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer = run.trainer
     best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+        run.train_data, run.valid_data, saved=saved, show_progress=config["show_progress"]
     )
     test_result = trainer.evaluate(
-        test_data, load_best_model=saved, show_progress=config["show_progress"]
+        run.test_data, load_best_model=saved, show_progress=config["show_progress"]
     )
     logger.info("The running environment of this training is as follows:\n"
                 + get_environment(config).draw())
@@ -109,13 +97,7 @@ def load_data_and_model(model_file, device=None):
         config_dict["use_gpu"] = str(device) != "cpu"
     config = Config(checkpoint["config"]["model"], checkpoint["config"]["dataset"],
                     config_dict=config_dict)
-    init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
-    dataset = create_dataset(config)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    model.load_state_dict(checkpoint["state_dict"])
-    model.load_other_parameter(checkpoint.get("other_parameter"))
-    model.eval()
-    return config, model, dataset, train_data, valid_data, test_data
+    run = pipeline.build(config, with_trainer=False)
+    load_weights(run.model, checkpoint)
+    run.model.eval()
+    return config, run.model, run.dataset, run.train_data, run.valid_data, run.test_data

@@ -6,7 +6,7 @@ from recbole.trainer import Trainer
 from recbole.utils import set_color
 from torch.nn.parallel import DistributedDataParallel
 
-from recbole_hier.checkpoint import config_state, load_checkpoint, save_checkpoint
+from recbole_hier.checkpoint import config_state, load_checkpoint, load_weights, save_checkpoint
 
 
 class SafeCheckpointMixin:
@@ -16,11 +16,9 @@ class SafeCheckpointMixin:
     baselines and HierRec save, resume and ``load_best_model`` the same way.
     """
 
-    def _save_checkpoint(self, epoch, verbose=True, **kwargs):
-        if not self.config["single_spec"] and self.config["local_rank"] != 0:
-            return  # rank 0 writes; the others hold identical weights
-        saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
-        state = {
+    def checkpoint_state(self, epoch):
+        """What a checkpoint holds (one schema: best-model files and benchmark progress)."""
+        return {
             "config": config_state(self.config),
             "epoch": int(epoch),
             "cur_step": int(self.cur_step),
@@ -29,13 +27,22 @@ class SafeCheckpointMixin:
             "other_parameter": self.model.other_parameter(),
             "optimizer": self.optimizer.state_dict(),
         }
-        save_checkpoint(state, saved_model_file)
+
+    def restore_state(self, checkpoint):
+        """Continue from :meth:`checkpoint_state`'s contents: weights, optimizer, counters."""
+        load_weights(self.model, checkpoint)
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.start_epoch = checkpoint["epoch"] + 1
+        self.cur_step = checkpoint["cur_step"]
+        self.best_valid_score = checkpoint["best_valid_score"]
+
+    def _save_checkpoint(self, epoch, verbose=True, **kwargs):
+        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+            return  # rank 0 writes; the others hold identical weights
+        saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
+        save_checkpoint(self.checkpoint_state(epoch), saved_model_file)
         if verbose:
             self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
-
-    def _load_model_weights(self, checkpoint):
-        self.model.load_state_dict(checkpoint["state_dict"])
-        self.model.load_other_parameter(checkpoint.get("other_parameter"))
 
     def resume_checkpoint(self, resume_file):
         resume_file = str(resume_file)
@@ -46,17 +53,13 @@ class SafeCheckpointMixin:
                 f"not {self.config['model']!r}"
             )
         self.saved_model_file = resume_file
-        self.start_epoch = checkpoint["epoch"] + 1
-        self.cur_step = checkpoint["cur_step"]
-        self.best_valid_score = checkpoint["best_valid_score"]
-        self._load_model_weights(checkpoint)
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.restore_state(checkpoint)
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if eval_data and load_best_model:
             checkpoint_file = model_file or self.saved_model_file
-            self._load_model_weights(load_checkpoint(checkpoint_file, map_location=self.device))
+            load_weights(self.model, load_checkpoint(checkpoint_file, map_location=self.device))
             self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
         return super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
 

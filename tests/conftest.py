@@ -13,6 +13,32 @@ WORDS = ["red", "blue", "green", "dark", "bright", "quiet", "loud", "happy", "sa
 N_ITEMS, N_USERS = 30, 40
 
 
+_IGNORED = {".git", ".venv", "__pycache__", ".pytest_cache"}
+
+
+def _repository_files():
+    found = set()
+    for folder, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in _IGNORED and not d.endswith(".egg-info")]
+        found.update(os.path.relpath(os.path.join(folder, name), REPO) for name in files)
+    return found
+
+
+def pytest_sessionstart(session):
+    session.config._repository_files = _repository_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests write only to temporary folders: a file they leave in the repository fails the run."""
+    before = getattr(session.config, "_repository_files", None)
+    if before is None or getattr(session.config, "workerinput", None) is not None:
+        return
+    left = sorted(_repository_files() - before)
+    if left:
+        print(f"\ntests left {len(left)} new file(s) in the repository, e.g. {left[:5]}")
+        session.exitstatus = 1
+
+
 def pytest_configure(config):
     # RecBole 1.2.1 on pandas 2.x: one FutureWarning per field load (see compat.py).
     config.addinivalue_line(
@@ -122,17 +148,10 @@ def make_config(tiny_data, tiny_bert, tmp_path):
 @pytest.fixture
 def built(make_config):
     """(config, dataset, train_data, valid_data, test_data, model) for HierRec on tiny data."""
-    from recbole.data import data_preparation
-    from recbole.utils import init_seed
-
-    from recbole_hier.utils import create_dataset, get_model
+    from recbole_hier import pipeline
 
     def build(**overrides):
-        config = make_config(**overrides)
-        init_seed(config["seed"], config["reproducibility"])
-        dataset = create_dataset(config)
-        train, valid, test = data_preparation(config, dataset)
-        model = get_model(config["model"])(config, train._dataset)
-        return config, dataset, train, valid, test, model
+        run = pipeline.build(make_config(**overrides), with_trainer=False)
+        return run.config, run.dataset, run.train_data, run.valid_data, run.test_data, run.model
 
     return build

@@ -54,7 +54,7 @@ def test_zero_weight_vanishes(built):
     ({"top": [{"field": "genre"}]}, "unknown level"),
     ({"semantic": [{"field": "plot"}]}, "'plot'"),
     ({"semantic": ["genre"]}, "dicts"),
-    ([{"field": "genre"}], "map level names"),
+    ([{"field": "genre"}], "level_aux_targets must be a dict"),
 ])
 def test_bad_aux_config(built, aux, message):
     with pytest.raises(ValueError, match=message):

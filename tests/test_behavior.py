@@ -10,7 +10,7 @@ from recbole.data.interaction import Interaction
 
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 from recbole_hier.text.templates import TextSpecError
-from recbole_hier.utils import create_dataset, get_model
+from recbole_hier.registry import create_dataset, get_model
 
 # user, item, rating, time
 INTER = [

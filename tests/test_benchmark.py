@@ -14,10 +14,10 @@ import yaml
 import run_recbole_hier
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
-from recbole_hier.benchmark.report import _cap_lines, _p, summarise
-from recbole_hier.benchmark.runner import progress_dir, run_one, threads_per_run
-from recbole_hier.benchmark.suite import SuiteError, expand, load_suite, main_runs
-from recbole_hier.checkpoint import load_checkpoint, save_checkpoint
+from recbole_hier.benchmark.plan import Plan, RunSpec, SuiteError
+from recbole_hier.benchmark.report import _cap_lines, _p
+from recbole_hier.benchmark.runner import run_one, threads_per_run
+from recbole_hier.benchmark.store import RunStore
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
 
 
@@ -102,7 +102,7 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     with open(os.path.join(out, "leaderboard.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
-    capsys.readouterr()
+    assert "still to do" not in capsys.readouterr().out
     assert main(["--suite", suite_file, "--results", results]) == 0
     assert capsys.readouterr().out.count("done before") == 9
     assert main(["--suite", suite_file, "--results", results, "--models", "SASRec"]) == 0
@@ -144,7 +144,7 @@ def test_suite_tuning_is_validated(tmp_path):
         path = tmp_path / "s.yaml"
         path.write_text(yaml.safe_dump({**base, "models": models}))
         with pytest.raises(SuiteError, match=message):
-            load_suite(str(path))
+            Plan.load(str(path))
 
 
 def test_suite_precedence_and_filters(tmp_path):
@@ -156,7 +156,8 @@ def test_suite_precedence_and_filters(tmp_path):
     }
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(suite))
-    runs = expand(load_suite(str(path)))
+    plan = Plan.load(str(path))
+    runs = [spec for d, n in plan.cells() for spec in plan.seeded_runs(d, n)]
     keys = [r.key for r in runs]
     assert keys == ["a__M__1", "a__M__2", "a__M-x__1", "a__M-x__2", "a__P__1", "b__M__1", "b__M__2", "b__P__1"]
     by_key = {r.key: r for r in runs}
@@ -186,7 +187,8 @@ def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path, jobs)
     path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 500, "stopping_step": 500})
     runner = subprocess.Popen([sys.executable, "-m", "recbole_hier.benchmark", "--suite", path,
                                "--results", str(tmp_path / "results"), "--models", "SASRec", "--jobs", jobs],
-                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env={**os.environ, "PYTHONPATH": REPO},  # cwd: the test's temporary folder
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         children = []
@@ -214,16 +216,16 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
     """Progress saved at each validation restores weights, optimizer, counters and every RNG:
     a run paused twice ends exactly where one process would have (dropout and the VAE draw)."""
     path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 3, "stopping_step": 10})
-    spec = main_runs(load_suite(path), "tiny", "HierRec", {"learning_rate": 0.01})[0]
+    spec = Plan.load(path).seeded_runs("tiny", "HierRec", {"learning_rate": 0.01})[0]
     whole_dir, paused_dir = str(tmp_path / "whole"), str(tmp_path / "paused")
-    assert run_one(spec, whole_dir)[1] == "ran"
-    progress = progress_dir(paused_dir, spec.key)
+    assert run_one(spec, RunStore(whole_dir))[1] == "ran"
+    progress = RunStore(paused_dir).progress_dir(spec.key)
     for _ in (1, 2):  # a deadline already passed: pause at the next validation
-        where, status = run_one(spec, paused_dir, deadline=0)
+        where, status = run_one(spec, RunStore(paused_dir), deadline=0)
         assert status.startswith("paused") and where == progress
         assert os.path.isfile(os.path.join(progress, "last.pth"))
         assert not os.path.exists(os.path.join(paused_dir, spec.key + ".json"))
-    assert run_one(spec, paused_dir) == (os.path.join(paused_dir, spec.key + ".json"), "ran (resumed)")
+    assert run_one(spec, RunStore(paused_dir)) == (os.path.join(paused_dir, spec.key + ".json"), "ran (resumed)")
     assert not os.path.exists(progress)  # removed once the record is written
     whole = json.load(open(os.path.join(whole_dir, spec.key + ".json")))
     resumed = json.load(open(os.path.join(paused_dir, spec.key + ".json")))
@@ -239,33 +241,17 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         assert resumed[key] == whole[key], key
 
 
-def test_progress_saved_before_segments_were_kept_marks_its_processes_unknown(tiny_data, tiny_bert, tmp_path):
-    path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2, "stopping_step": 10})
-    spec = main_runs(load_suite(path), "tiny", "SASRec", {"learning_rate": 0.01})[0]
-    runs_dir = str(tmp_path / "runs")
-    assert run_one(spec, runs_dir, deadline=0)[1].startswith("paused")
-    last = os.path.join(progress_dir(runs_dir, spec.key), "last.pth")
-    progress = load_checkpoint(last)
-    del progress["segments"]  # as written by the runner before this field existed
-    save_checkpoint({k: v for k, v in progress.items() if k != "format"}, last)
-    record = json.load(open(run_one(spec, runs_dir)[0]))
-    assert record["segments"][0] == {"from_epoch": 0, "device": "not recorded"}
-    assert record["segments"][1]["from_epoch"] == 1 and record["segments"][1]["device"] == record["device"]
-    rows = summarise(load_suite(path), [record])
-    assert rows[0]["device"] == ", ".join(sorted([record["device"], "not recorded"]))
-
-
 def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
     path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2})
-    spec = main_runs(load_suite(path), "tiny", "SASRec", {"learning_rate": 0.01})[0]
-    runs_dir = str(tmp_path / "runs")
-    assert run_one(spec, runs_dir, deadline=0)[1].startswith("paused")
+    spec = Plan.load(path).seeded_runs("tiny", "SASRec", {"learning_rate": 0.01})[0]
+    store = RunStore(str(tmp_path / "runs"))
+    assert run_one(spec, store, deadline=0)[1].startswith("paused")
     spec.config["learning_rate"] = 0.001
-    where, status = run_one(spec, runs_dir)
+    where, status = run_one(spec, store)
     assert status.startswith("failed")
     error = open(where).read()
     assert "learning_rate" in error and "delete" in error and spec.key + ".progress" in error
-    assert os.path.isfile(os.path.join(progress_dir(runs_dir, spec.key), "last.pth"))  # kept, not overwritten
+    assert os.path.isfile(os.path.join(store.progress_dir(spec.key), "last.pth"))  # kept, not overwritten
 
 
 def test_parallel_runs_split_the_cores_unless_the_user_chose():
@@ -302,7 +288,8 @@ def test_hours_limit_stops_before_starting_a_run(tiny_data, tiny_bert, tmp_path,
     path = write_suite(tmp_path, tiny_data, tiny_bert)
     results = tmp_path / "results"
     assert main(["--suite", path, "--results", str(results), "--hours", "0"]) == 3
-    assert "rerun the same command to resume" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "rerun the same command to resume" in printed and "9 run(s) still to do: tiny__HierRec@" in printed
     assert not (results / "smoke" / "runs").exists() or not os.listdir(results / "smoke" / "runs")
     (results / "smoke" / "runs" / "tiny__SASRec__2.progress").mkdir(parents=True)
     assert main(["--suite", path, "--results", str(results), "--report_only"]) == 0
@@ -316,7 +303,7 @@ def test_progress_of_a_finished_run_is_not_trained_again(make_config, tmp_path):
     from recbole.utils import init_seed
 
     from recbole_hier.benchmark.progress import resumable
-    from recbole_hier.utils import create_dataset, get_model, get_trainer
+    from recbole_hier.registry import create_dataset, get_model, get_trainer
 
     config = make_config(model="SASRec", epochs=2, n_layers=1)
     dataset = create_dataset(config)
@@ -360,11 +347,13 @@ def test_range_buckets_are_inclusive_and_the_last_is_open():
 
 
 def test_runs_that_used_every_epoch_are_named_in_the_table():
-    def run(name, seed, epochs_run, lr=0.001, dataset="d"):
-        return {"dataset": dataset, "name": name, "model": name.split("@")[0], "seed": seed,
-                "epochs_run": epochs_run, "config": {"epochs": 50, "learning_rate": lr, "seed": seed}}
+    def run(name, seed, epochs_run, lr=0.001, dataset="d", grid=False):
+        config = {"epochs": 50, "learning_rate": lr, "seed": seed}
+        spec = RunSpec(dataset, name, name, seed, [], config, {"learning_rate": lr} if grid else None)
+        return spec, {"dataset": dataset, "name": spec.run_name, "model": name, "seed": seed,
+                      "epochs_run": epochs_run, "config": config}
 
-    runs = [run("SASRec@learning_rate=0.001", 1, 50), run("SASRec", 1, 50),  # the same training twice
+    runs = [run("SASRec", 1, 50, grid=True), run("SASRec", 1, 50),  # the same training twice
             run("SASRec", 2, 50), run("HierRec", 1, 31), run("GRU4Rec", 1, 50, dataset="other")]
     [line, blank] = _cap_lines("d", runs)
     assert line.startswith("Ran to the 50-epoch cap") and blank == ""
@@ -388,3 +377,25 @@ def test_training_speed_can_time_the_first_batches_only(tiny_data, tmp_path):
     assert json.load(open(out))["SASRec"]["timed_batches"] == 1
     with pytest.raises(SystemExit):
         speed(args + ["--max_batches", "0"])
+
+
+@pytest.mark.parametrize("bigger, chosen", [(True, 0.2), (False, 0.1)])
+def test_the_plan_chooses_on_validation_in_the_metric_direction(tmp_path, bigger, chosen):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "seeds": [1, 2], "datasets": {"a": {}}, "reference": "M",
+                                    "tuning": {"grid": {"learning_rate": [0.1, 0.2, 0.3]}, "seed": 1},
+                                    "models": {"M": {}, "M-x": {"model": "M", "tune": "M"}}}))
+    plan = Plan.load(str(path))
+    store = RunStore(str(tmp_path / "runs"))
+    grid = plan.grid_runs("a", "M")
+    assert [s.key for s in grid] == [f"a__M@learning_rate={lr}__1" for lr in (0.1, 0.2, 0.3)]
+    with pytest.raises(LookupError, match="not finished: learning_rate=0.1; learning_rate=0.2"):
+        plan.chosen_point("a", "M", store)
+    for spec, score in zip(grid, (0.05, 0.09, 0.07)):
+        store.write(spec.key, {"config": spec.config, "valid_metric": "Loss", "valid_metric_bigger": bigger,
+                               "best_valid": {"loss": score}})
+    assert plan.chosen_point("a", "M", store) == {"learning_rate": chosen}
+    assert plan.chosen_point("a", "M-x", store) == {"learning_rate": chosen}  # the ablation borrows it
+    pairs = plan.seeded_with_reuse("a", "M", store)
+    assert [(s.key, reuse) for s, reuse in pairs] == [("a__M__1", f"a__M@learning_rate={chosen}__1"), ("a__M__2", None)]
+    assert [reuse for _, reuse in plan.seeded_with_reuse("a", "M-x", store)] == [None, None]  # other config

@@ -1,5 +1,6 @@
 """Each fix in compat.py, with a check that the problem is real without it."""
 
+import os
 import subprocess
 import sys
 
@@ -11,8 +12,9 @@ from tests.conftest import REPO
 
 
 def run_python(code):
+    # in the test's temporary folder, importing this checkout
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         cwd=REPO)
+                         env={**os.environ, "PYTHONPATH": REPO})
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip().splitlines()[-1]
 
@@ -45,7 +47,7 @@ def test_importing_sequential_models_keeps_anomaly_mode_off():
         "import torch, recbole.model.sequential_recommender; print(torch.is_anomaly_enabled())"
     ) == "True"
     assert run_python(
-        "import torch, recbole_hier; from recbole_hier.utils import get_model; "
+        "import torch, recbole_hier; from recbole_hier.registry import get_model; "
         "get_model('SASRec'); get_model('NARM'); print(torch.is_anomaly_enabled())"
     ) == "False"
     assert not torch.is_anomaly_enabled()
@@ -53,7 +55,7 @@ def test_importing_sequential_models_keeps_anomaly_mode_off():
 
 def test_ray_is_never_imported(make_config):
     assert run_python(
-        "import sys, recbole_hier, recbole_hier.quick_start, recbole_hier.utils as u; "
+        "import sys, recbole_hier, recbole_hier.quick_start, recbole_hier.registry as u; "
         "u.get_model('SASRec'); print('ray' in sys.modules)"
     ) == "False"
 
@@ -61,7 +63,7 @@ def test_ray_is_never_imported(make_config):
 def test_unknown_model_lists_the_models_instead_of_lightgbm():
     from recbole.utils import get_model as recbole_get_model
 
-    from recbole_hier.utils import get_model
+    from recbole_hier.registry import get_model
 
     with pytest.raises(ImportError, match="lightgbm"):  # RecBole's misleading error
         recbole_get_model("SASRecc")

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from recbole_hier.text.templates import TextSpecError
-from recbole_hier.utils import create_dataset
+from recbole_hier.registry import create_dataset
 from tests.conftest import write_tiny_dataset
 
 

@@ -38,7 +38,7 @@ def test_cli_one_epoch_with_load_best_model(model, tiny_data, tiny_bert, tmp_pat
     assert checkpoint["config"]["model"] == model
     loaded = load_data_and_model(result["saved_model_file"])
     config_obj, model_obj, dataset, train, valid, test_data = loaded
-    from recbole_hier.utils import get_trainer
+    from recbole_hier.registry import get_trainer
 
     trainer = get_trainer(config_obj["MODEL_TYPE"], config_obj["model"])(config_obj, model_obj)
     again = trainer.evaluate(test_data, load_best_model=False)
@@ -48,6 +48,8 @@ def test_cli_one_epoch_with_load_best_model(model, tiny_data, tiny_bert, tmp_pat
     users = test_data.dataset.inter_feat["user_id"][:3].numpy()
     _, topk = full_sort_topk(users, model_obj, test_data, k=5, device=config_obj["device"])
     assert topk.shape == (3, 5)
+    tokens = dataset.id2token(dataset.iid_field, topk.cpu())  # as the README shows
+    assert tokens.shape == (3, 5) and all(str(t).startswith("i") for t in tokens.ravel())
 
 
 def test_hierrec_learns_the_tiny_pattern(tiny_data, tiny_bert, tmp_path):

@@ -96,7 +96,7 @@ def test_reduced_precision(tiny_decoder, dtype):
 def test_hierrec_trains_on_a_decoder_table(tiny_decoder, make_config):
     from recbole.data import data_preparation
 
-    from recbole_hier.utils import create_dataset, get_model
+    from recbole_hier.registry import create_dataset, get_model
 
     _, path = tiny_decoder
     config = make_config(plm_name_or_path=path, plm_pooling="last", behavior_text_template="rated {rating} of 5")
@@ -125,8 +125,8 @@ def test_model_not_available_offline(name, message):
     assert "save_pretrained" in str(err.value)
 
 
-def test_bad_encoder_settings(tiny_bert):
-    with pytest.raises(ValueError, match="plm_pooling"):
-        TextEncoder(tiny_bert, pooling="max")
-    with pytest.raises(ValueError, match="plm_dtype"):
-        TextEncoder(tiny_bert, dtype="int8")
+def test_bad_encoder_settings(make_config):
+    with pytest.raises(ValueError, match="plm_pooling must be one of"):
+        make_config(plm_pooling="max")
+    with pytest.raises(ValueError, match="plm_dtype must be one of"):
+        make_config(plm_dtype="int8")

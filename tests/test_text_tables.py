@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recbole_hier.text.cache import TableCache
-from recbole_hier.utils import create_dataset
+from recbole_hier.registry import create_dataset
 from tests.conftest import write_tiny_dataset
 
 

@@ -22,8 +22,8 @@ import time
 import numpy as np
 import torch
 
-from recbole_hier.benchmark.suite import differing_keys
-from recbole_hier.checkpoint import CheckpointError, config_state, load_checkpoint, save_checkpoint
+from recbole_hier.benchmark.plan import differing_keys
+from recbole_hier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 class Paused(Exception):
@@ -102,11 +102,8 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
         def _save_progress(self, epoch_idx):
             best = load_checkpoint(self.saved_model_file) if os.path.exists(self.saved_model_file) else {}
             save_checkpoint({
-                "config": config_state(self.config),
+                **self.checkpoint_state(epoch_idx),
                 "run_config": json.dumps(run_config, sort_keys=True),
-                "epoch": int(epoch_idx),
-                "cur_step": int(self.cur_step),
-                "best_valid_score": float(self.best_valid_score),
                 "best_valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
                 "early_stopped": bool(self.early_stopped),
                 "train_loss": [[int(e), float(v)] for e, v in sorted(self.train_loss_dict.items())],
@@ -115,9 +112,6 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
                 "resumed_at": list(self.resumed_at),
                 "segments": json.dumps(self.segments),
                 "peak_memory_mb": self.peak_memory_mb(),
-                "state_dict": self.model.state_dict(),
-                "other_parameter": self.model.other_parameter(),
-                "optimizer": self.optimizer.state_dict(),
                 "best": best,
                 "rng": _rng_state(self._train_data),
             }, self.last_path)
@@ -135,27 +129,20 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
                     f"progress {self.last_path!r} was made with a different config for {stale}: "
                     f"delete {self.progress_dir!r} to start this run again")
             try:
-                self._load_model_weights(progress)
-                self.optimizer.load_state_dict(progress["optimizer"])
+                self.restore_state(progress)
             except (RuntimeError, ValueError, KeyError) as err:
                 raise CheckpointError(
                     f"progress {self.last_path!r} does not fit this model (was the code changed?): {err}; "
                     f"delete {self.progress_dir!r} to start this run again") from None
             if progress["best"]:
                 save_checkpoint({k: v for k, v in progress["best"].items() if k != "format"}, self.saved_model_file)
-            self.start_epoch = progress["epoch"] + 1
-            self.cur_step = progress["cur_step"]
-            self.best_valid_score = progress["best_valid_score"]
             self.best_valid_result = progress["best_valid_result"]
             self.early_stopped = progress["early_stopped"]
             self.train_loss_dict = {e: v for e, v in progress["train_loss"]}
             self.epoch_seconds = list(progress["epoch_seconds"])
             self.eval_seconds = list(progress["eval_seconds"])
             self.resumed_at = list(progress["resumed_at"]) + [self.start_epoch]
-            # progress saved before segments were kept: its processes are unknown, not guessed
-            earlier = (json.loads(progress["segments"]) if "segments" in progress
-                       else [{"from_epoch": 0, "device": "not recorded"}])
-            self.segments = earlier + [{"from_epoch": self.start_epoch, **(process_info or {})}]
+            self.segments = json.loads(progress["segments"]) + [{"from_epoch": self.start_epoch, **(process_info or {})}]
             self.earlier_peak_memory_mb = progress["peak_memory_mb"]
             _set_rng_state(progress["rng"], train_data)
             self.logger.info(f"resumed from {self.last_path} at epoch {self.start_epoch}")

@@ -1,11 +1,13 @@
-"""Leaderboard files from stored runs: .md, .csv, .json and .png."""
+"""Leaderboard files from a plan's stored runs: .md, .csv, .json and .png."""
 
 import csv
+import io
 import json
 import os
 
-from recbole_hier.benchmark import stats, tuning
-from recbole_hier.benchmark.suite import own_grid, runs_on
+from recbole_hier.benchmark import stats
+from recbole_hier.benchmark.plan import point_tag, validation_score
+from recbole_hier.files import atomic_path, write_json, write_text
 
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20")
 COSTS = ("epochs_run", "train_epoch_seconds", "eval_seconds", "peak_memory_mb")
@@ -26,27 +28,21 @@ def _p(value):
 
 
 def devices_of(run):
-    """Where ``run`` trained, every process of a resumed run included; runs stored before
-    the field existed say so by their memory kind."""
-    if run.get("segments"):
-        return {segment["device"] for segment in run["segments"]}
-    return {run.get("device") or ("cuda" if run.get("memory_kind", "").startswith("cuda") else "cpu")}
+    """Where ``run`` trained, every process of a resumed run included."""
+    return {segment["device"] for segment in run["segments"]}
 
 
-def summarise(suite, runs):
+def summarise(plan, runs):
     """Rows (one per dataset and model) with seed means, spreads and p-values."""
-    reference = suite.get("reference")
+    reference = plan.reference
     rows = []
-    for dataset in suite["datasets"]:
-        by_model = {}
-        for run in runs:
-            if run["dataset"] == dataset:
-                by_model.setdefault(run["name"], []).append(run)
-        ref_runs = by_model.get(reference, [])
+    for dataset in plan.datasets:
+        here = [run for run in runs if run["dataset"] == dataset]
+        ref_runs = [run for run in here if run["name"] == reference]
         ref_seed = {r["seed"]: r["test"]["ndcg@10"] for r in ref_runs}
         ref_users = stats.per_user_mean(ref_runs) if ref_runs else {}
-        for name in suite["models"]:
-            model_runs = by_model.get(name)
+        for _, name in plan.cells([dataset]):
+            model_runs = [run for run in here if run["name"] == name]
             if not model_runs:
                 continue
             row = {"dataset": dataset, "model": name, "seeds": sorted(r["seed"] for r in model_runs)}
@@ -69,15 +65,14 @@ def _best(rows, dataset, column, bigger=True):
     return (max(values) if bigger else min(values)) if values else None
 
 
-def _verdict_lines(suite, dataset, rows, runs):
+def _verdict_lines(plan, dataset, rows):
     """The reference against the best baseline (its own ablations are not baselines)."""
-    reference = suite.get("reference")
+    reference = plan.reference
     ref = next((r for r in rows if r["dataset"] == dataset and r["model"] == reference), None)
     if ref is None:
         return []
-    model_class = {name: spec.get("model", name) for name, spec in suite["models"].items()}
-    planned = [name for name in suite["models"] if model_class[name] != model_class.get(reference)
-               and runs_on(suite, dataset, name)]
+    planned = [name for d, name in plan.cells([dataset])
+               if plan.model_class(name) != plan.model_class(reference)]
     baselines = [r for r in rows if r["dataset"] == dataset and r["model"] in planned]
     # the best baseline is only known once every baseline of the suite has run here
     missing = [name for name in planned if name not in {r["model"] for r in baselines}]
@@ -96,18 +91,19 @@ def _verdict_lines(suite, dataset, rows, runs):
             f"p users {_p(p_users)}: " + (f"a win ({rule})." if won else f"not a win by the rule ({rule})."), ""]
 
 
-def _cap_lines(dataset, runs):
-    """Runs that used every allowed epoch: more epochs might still have helped them."""
+def _cap_lines(dataset, pairs):
+    """Runs that used every allowed epoch: more epochs might still have helped them.
+    ``pairs``: ``(spec, record)`` of seeded and grid runs."""
     capped, seen, caps = [], set(), set()
-    for r in runs:
+    for spec, r in pairs:
         # a seeded run that reuses its grid run holds the same training: list it once
         key = (r["model"], r["seed"], json.dumps(r["config"], sort_keys=True))
         if (r["dataset"] == dataset and r["config"].get("epochs") is not None
                 and r["epochs_run"] >= r["config"]["epochs"] and key not in seen):
             seen.add(key)
             caps.add(r["config"]["epochs"])
-            name, _, tag = r["name"].partition(tuning.SEPARATOR)  # a grid run: its point, as in the tuning list
-            capped.append(f"{name} ({tag + ', ' if tag else ''}seed {r['seed']})")
+            tag = point_tag(spec.point) + ", " if spec.point else ""  # a grid run: its point, as in the tuning list
+            capped.append(f"{spec.name} ({tag}seed {r['seed']})")
     if not capped:
         return []
     cap = "/".join(str(c) for c in sorted(caps))  # one number unless a model sets its own epochs
@@ -115,14 +111,14 @@ def _cap_lines(dataset, runs):
             "been rising: " + ", ".join(sorted(capped)) + ".", ""]
 
 
-def _ablation_lines(suite, dataset, runs):
+def _ablation_lines(plan, dataset, runs):
     """Each variant of the reference model against the reference at the same seeds."""
-    reference = suite.get("reference")
+    reference = plan.reference
     here = [r for r in runs if r["dataset"] == dataset]
     ref = {r["seed"]: r for r in here if r["name"] == reference}
     if not ref:
         return []
-    variants = [name for name in suite["models"] if name != reference
+    variants = [name for name in plan.models if name != reference
                 and any(r["name"] == name and r["model"] == ref[min(ref)]["model"] for r in here)]
     if not variants:
         return []
@@ -142,40 +138,36 @@ def _ablation_lines(suite, dataset, runs):
     return lines + [""]
 
 
-def _tuning_lines(suite, dataset, grid_runs):
+def _tuning_lines(plan, store, dataset, grid_pairs):
     """Validation score of every grid point per tuned model; the chosen one in bold."""
-    by_model = {}
-    for run in grid_runs:
-        if run["dataset"] == dataset:
-            name, tag = run["name"].split(tuning.SEPARATOR, 1)
-            by_model.setdefault(name, {})[tag] = run
-    if not by_model:
+    here = [(spec, r) for spec, r in grid_pairs if spec.dataset == dataset]
+    if not here:
         return []
-    spec = suite["tuning"]
-    metric = next(r["valid_metric"] for r in grid_runs if r["dataset"] == dataset)
-    lines = [f"Tuning (seed {spec['seed']}; best validation {metric} per grid point, chosen in bold; "
+    metric = here[0][1]["valid_metric"]
+    lines = [f"Tuning (seed {plan.tuning['seed']}; best validation {metric} per grid point, chosen in bold; "
              "test metrics are never consulted):", ""]
-    for name in suite["models"]:
-        if name not in by_model:
+    for name in plan.models:
+        mine = [(spec, r) for spec, r in here if spec.name == name]
+        if not mine:
             continue
-        points = tuning.grid_points(own_grid(suite, name))
-        scores = {tuning.point_tag(p): by_model[name][tuning.point_tag(p)]["best_valid"].get(metric.lower())
-                  for p in points if tuning.point_tag(p) in by_model[name]}
-        finished = len(scores) == len(points)
-        chosen = tuning.choose(by_model[name], points)[0] if finished else None
-        cells = [(f"**{tag}: {v:.4f}**" if chosen and tag == tuning.point_tag(chosen) else f"{tag}: {v:.4f}")
-                 for tag, v in scores.items()]
-        lines.append(f"- {name}: " + ", ".join(cells) + ("" if finished else f" ({len(scores)} of {len(points)} finished)"))
-    others = [d for d in suite["datasets"] if d not in spec["datasets"]]
+        points = len(plan.grid_runs(dataset, name))
+        finished = len(mine) == points
+        chosen = plan.chosen_point(dataset, name, store) if finished else None
+        cells = [(f"**{point_tag(spec.point)}: {validation_score(r):.4f}**" if spec.point == chosen
+                  else f"{point_tag(spec.point)}: {validation_score(r):.4f}") for spec, r in mine]
+        lines.append(f"- {name}: " + ", ".join(cells) + ("" if finished else f" ({len(mine)} of {points} finished)"))
+    tuned = plan.tuning["datasets"]
+    others = [d for d in plan.datasets if d not in tuned]
     if others:
-        lines.append(f"- Datasets without a grid ({', '.join(others)}) take the choice made on {spec['datasets'][0]}.")
+        lines.append(f"- Datasets without a grid ({', '.join(others)}) take the choice made on {tuned[0]}.")
     return lines + [""]
 
 
-def write_markdown(suite, rows, runs, path, grid_runs=()):
-    reference = suite.get("reference")
-    lines = [f"# Leaderboard: {suite['name']}", "",
-             f"Suite file: `{suite['path']}`. Test metrics are mean ± std over seeds (the value "
+def write_markdown(plan, store, rows, seeded, grid, path):
+    reference = plan.reference
+    runs = [r for _, r in seeded]
+    lines = [f"# Leaderboard: {plan.name}", "",
+             f"Suite file: `{plan.path}`. Test metrics are mean ± std over seeds (the value "
              "alone where a model ran one seed) of the "
              "best-validation checkpoint (full ranking). **Bold**: best in the column for the "
              f"dataset. p seeds: paired t-test over seeds of test NDCG@10 against {reference}; "
@@ -184,11 +176,11 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
              "device column names several devices (a run resumed elsewhere), they mix them and "
              "do not compare.", ""]
     columns = [f"test {m}" for m in METRICS]
-    for dataset in suite["datasets"]:
+    for dataset in plan.datasets:
         data_rows = [r for r in rows if r["dataset"] == dataset]
         if not data_rows:
-            lines += ([f"## {dataset}", "", "No finished seeded runs yet.", ""] + _tuning_lines(suite, dataset, grid_runs)
-                      + _cap_lines(dataset, grid_runs))
+            lines += ([f"## {dataset}", "", "No finished seeded runs yet.", ""]
+                      + _tuning_lines(plan, store, dataset, grid) + _cap_lines(dataset, grid))
             continue
         valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
         header = ["model", "seeds"] + columns + [valid_col, "p seeds", "p users",
@@ -204,15 +196,14 @@ def write_markdown(suite, rows, runs, path, grid_runs=()):
             cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
             cells.append(r["device"])
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ([""] + _verdict_lines(suite, dataset, rows, runs) + _tuning_lines(suite, dataset, grid_runs)
-                  + _cap_lines(dataset, list(runs) + list(grid_runs))
-                  + _ablation_lines(suite, dataset, runs) + _breakdown_lines(suite, dataset, runs) + [""])
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        lines += ([""] + _verdict_lines(plan, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
+                  + _cap_lines(dataset, list(seeded) + list(grid))
+                  + _ablation_lines(plan, dataset, runs) + _breakdown_lines(plan, dataset, runs) + [""])
+    write_text(path, "\n".join(lines) + "\n")
 
 
-def _breakdown_lines(suite, dataset, runs):
-    reference = suite.get("reference")
+def _breakdown_lines(plan, dataset, runs):
+    reference = plan.reference
     ref = [r for r in runs if r["dataset"] == dataset and r["name"] == reference and "train_item_counts" in r]
     if not ref:
         return []
@@ -233,7 +224,7 @@ def _breakdown_lines(suite, dataset, runs):
         ("history length", history, [stats.history_bucket(low) for low, _ in stats.HISTORY_BUCKETS]),
     ):
         table = {}
-        for name in suite["models"]:
+        for name in plan.models:
             model_runs = [r for r in runs if r["dataset"] == dataset and r["name"] == name]
             if model_runs:
                 table[name] = stats.breakdown(stats.per_user_mean(model_runs), groups)
@@ -260,21 +251,21 @@ def write_csv_json(rows, csv_path, json_path):
                 item[key] = value
         flat.append(item)
     fields = sorted({k for item in flat for k in item}, key=lambda k: (k not in ("dataset", "model", "seeds"), k))
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(flat)
-    with open(json_path, "w") as f:
-        json.dump(flat, f, indent=1)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(flat)
+    write_text(csv_path, text.getvalue())
+    write_json(json_path, flat, indent=1)
 
 
-def write_plot(suite, rows, runs, path):
+def write_plot(plan, rows, runs, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets = [d for d in suite["datasets"] if any(r["dataset"] == d for r in rows)]
+    datasets = [d for d in plan.datasets if any(r["dataset"] == d for r in rows)]
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(4.5 * max(1, len(datasets)), 4), squeeze=False)
     if not datasets:
         axes[0][0].text(0.5, 0.5, "no finished seeded runs yet", ha="center")
@@ -291,17 +282,22 @@ def write_plot(suite, rows, runs, path):
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
         ax.set_title(dataset)
         ax.set_ylabel("test NDCG@10")
-    fig.suptitle(f"{suite['name']}: bars = mean ± std over seeds, dots = seeds", fontsize=9)
+    fig.suptitle(f"{plan.name}: bars = mean ± std over seeds, dots = seeds", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
-def write_all(suite, runs, out_dir, grid_runs=()):
-    rows = summarise(suite, runs)
-    os.makedirs(out_dir, exist_ok=True)
+def write_all(plan, store, out_dir):
+    """The four leaderboard files from ``store``'s runs that match ``plan``; {} when none."""
+    seeded, grid = plan.stored(store)
+    if not seeded and not grid:
+        return {}
+    runs = [r for _, r in seeded]
+    rows = summarise(plan, runs)
     paths = {name: os.path.join(out_dir, f"leaderboard.{name}") for name in ("md", "csv", "json", "png")}
-    write_markdown(suite, rows, runs, paths["md"], grid_runs)
+    write_markdown(plan, store, rows, seeded, grid, paths["md"])
     write_csv_json(rows, paths["csv"], paths["json"])
-    write_plot(suite, rows, runs, paths["png"])
+    write_plot(plan, rows, runs, paths["png"])
     return paths

@@ -1,4 +1,4 @@
-"""One benchmark run in its own process, stored as JSON; finished runs are skipped.
+"""Benchmark runs: each in its own process, stored as JSON; finished runs are skipped.
 
 Each run trains with RecBole's trainer (validation-only model selection, best-valid
 checkpoint reloaded for test) and records best-valid and test metrics, epochs run,
@@ -8,18 +8,20 @@ paired tests and breakdowns). A run stopped part-way resumes from its last
 validation (see :mod:`recbole_hier.benchmark.progress`).
 """
 
-import json
+import contextlib
 import multiprocessing as mp
 import os
 import platform
-import tempfile
+import signal
+import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from recbole_hier.benchmark.progress import Paused, resumable
-from recbole_hier.benchmark.suite import differing_keys
+from recbole_hier.files import write_text
 
 # exit code of a run that stopped at its time limit with its progress saved
 PAUSED_EXIT = 3
@@ -68,40 +70,32 @@ def _eval_users(test_data):
     return np.asarray(test_data.uid_list)
 
 
-def _execute(spec, out_path, progress_dir, deadline=None):
+def _execute(spec, store, deadline=None):
     import torch
 
-    import recbole_hier  # noqa: F401  (compatibility fixes)
-    from recbole.data import data_preparation
-    from recbole.utils import init_logger, init_seed
-
+    from recbole_hier import pipeline
     from recbole_hier.config import Config
-    from recbole_hier.utils import create_dataset, get_model, get_trainer
 
     config = Config(spec.model, spec.dataset, spec.config_files, spec.config)
-    init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
-    dataset = create_dataset(config)
-    train, valid, test = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    model = get_model(spec.model)(config, train._dataset).to(config["device"])
     process_info = {"device": _device_name(config["device"]), "speed_env": speed_env()}
-    trainer_class = resumable(_timed(get_trainer(config["MODEL_TYPE"], spec.model)), progress_dir, spec.config,
-                              deadline, process_info)
-    trainer = trainer_class(config, model)
+    progress = store.progress_dir(spec.key)
+    run = pipeline.build(config, wrap_trainer=lambda trainer_class: resumable(
+        _timed(trainer_class), progress, spec.config, deadline, process_info))
+    trainer, train, test, dataset = run.trainer, run.train_data, run.test_data, run.dataset
     trainer.evaluator = _per_user_evaluator(config)
     if config["device"].type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     trainer.resume_progress(train)
     # verbose: RecBole's per-epoch loss and validation lines, so a long run shows progress
-    best_score, best_valid = trainer.fit(train, valid, saved=True, show_progress=False, verbose=True)
+    best_score, best_valid = trainer.fit(train, run.valid_data, saved=True, show_progress=False, verbose=True)
     test_result = trainer.evaluate(test, load_best_model=True)
     users = _eval_users(test)
     tokens = dataset.field2id_token
     uid, iid = dataset.uid_field, dataset.iid_field
     record = {
-        "dataset": spec.dataset, "name": spec.name, "model": spec.model, "seed": spec.seed,
+        "dataset": spec.dataset, "name": spec.run_name, "model": spec.model, "seed": spec.seed,
         "config": spec.config, "valid_metric": config["valid_metric"],
+        "valid_metric_bigger": bool(config["valid_metric_bigger"]),
         "best_valid": {k: float(v) for k, v in (best_valid or {}).items()},
         "test": {k: float(v) for k, v in test_result.items()},
         "epochs_run": len(trainer.epoch_seconds),
@@ -130,7 +124,7 @@ def _execute(spec, out_path, progress_dir, deadline=None):
         record["train_item_counts"] = {str(tokens[iid][i]): int(c) for i, c in enumerate(counts) if c}
     if len(record["per_user"]["user"]) != len(record["per_user"]["ndcg@10"]):
         raise RuntimeError("per-user NDCG does not line up with the evaluated users")
-    _write_json(record, out_path)
+    store.write(spec.key, record)
     trainer.discard_progress()
 
 
@@ -165,14 +159,6 @@ def _cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def _write_json(record, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f)
-    os.replace(tmp, path)
-
-
 def threads_per_run(jobs, environ=None, cores=None):
     """CPU threads for each of ``jobs`` runs at once, or None to keep torch's default.
 
@@ -187,55 +173,22 @@ def threads_per_run(jobs, environ=None, cores=None):
     return max(1, cores // jobs)
 
 
-def _child(spec, out_path, error_path, progress_dir, deadline, threads=None):
+def _child(spec, store, deadline, threads=None):
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
     try:
-        _execute(spec, out_path, progress_dir, deadline)
+        _execute(spec, store, deadline)
     except Paused:
         raise SystemExit(PAUSED_EXIT)
     except BaseException:
-        with open(error_path, "w") as f:
-            f.write(traceback.format_exc())
+        write_text(store.error_path(spec.key), traceback.format_exc())
         raise
 
 
-def load_run(runs_dir, key):
-    path = os.path.join(runs_dir, key + ".json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
-def load_current(runs_dir, spec):
-    """The stored run of ``spec`` if it was made with exactly ``spec``'s configuration."""
-    record = load_run(runs_dir, spec.key)
-    return record if record is not None and not _config_mismatch(spec, record) else None
-
-
-def _config_mismatch(spec, record):
-    """Keys whose stored value differs from what ``spec`` asks for (a stale result)."""
-    return differing_keys(spec.config, record.get("config", {}))
-
-
-PROGRESS_SUFFIX = ".progress"
-
-
-def progress_dir(runs_dir, key):
-    return os.path.join(runs_dir, key + PROGRESS_SUFFIX)
-
-
-def part_way_runs(runs_dir):
-    """Keys of the runs with saved progress (stopped part-way)."""
-    names = os.listdir(runs_dir) if os.path.isdir(runs_dir) else []
-    return sorted(n[: -len(PROGRESS_SUFFIX)] for n in names if n.endswith(PROGRESS_SUFFIX))
-
-
-def run_one(spec, runs_dir, reuse=None, deadline=None, live=None, threads=None):
-    """Run ``spec`` unless its result exists; returns (path, status).
+def run_one(spec, store, reuse=None, deadline=None, live=None, threads=None):
+    """Run ``spec`` unless its result exists in ``store``; returns (path, status).
 
     A run stopped part-way (killed, or paused at ``deadline``, a ``time.time()``)
     continues from its saved progress; a paused run returns status ``"paused ..."``.
@@ -250,26 +203,23 @@ def run_one(spec, runs_dir, reuse=None, deadline=None, live=None, threads=None):
 
     ``threads``: CPU threads for the run (see :func:`threads_per_run`); None keeps torch's default.
     """
-    out_path = os.path.join(runs_dir, spec.key + ".json")
-    error_path = os.path.join(runs_dir, spec.key + ".error.txt")
+    out_path, error_path = store.path(spec.key), store.error_path(spec.key)
     for key in ([spec.key] + ([reuse] if reuse else [])):
-        record = load_run(runs_dir, key)
+        record = store.load(key)
         if record is None:
             continue
-        stale = _config_mismatch(spec, record)
+        stale = store.stale_keys(spec, record)
         if stale:
-            where = os.path.join(runs_dir, key + ".json")
+            where = store.path(key)
             return where, (f"failed (stored result {where} was made with a different config for {stale}: "
                            f"move it away to rerun, or restore the suite file)")
         if key == spec.key:
             return out_path, "done before"
-        _write_json({**record, "name": spec.name, "reused_from": key}, out_path)
+        store.write(spec.key, {**record, "name": spec.run_name, "reused_from": key})
         return out_path, f"reused {key}"
-    os.makedirs(runs_dir, exist_ok=True)
-    progress = progress_dir(runs_dir, spec.key)
+    progress = store.progress_dir(spec.key)
     resumed = os.path.exists(os.path.join(progress, "last.pth"))
-    process = mp.get_context("spawn").Process(
-        target=_child, args=(spec, out_path, error_path, progress, deadline, threads))
+    process = mp.get_context("spawn").Process(target=_child, args=(spec, store, deadline, threads))
     process.start()
     if live is not None:
         live.add(process)
@@ -289,3 +239,100 @@ def run_one(spec, runs_dir, reuse=None, deadline=None, live=None, threads=None):
     if process.exitcode == PAUSED_EXIT:
         return progress, f"paused at the time limit (progress saved in {progress}; rerun to resume)"
     return error_path, f"failed (exit code {process.exitcode}; see {error_path})"
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """While a plan runs, SIGTERM raises SystemExit, so the run in progress is stopped
+    with the runner (see :func:`run_one`) instead of training on as an orphan."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class PlanExecution:
+    """Runs a plan's runs, ``jobs`` at a time, each in its own process.
+
+    With one job, model by model in suite order; with more, every selected model's
+    grid runs of a dataset go first, then their seeded runs at the chosen points.
+    ``deadline`` (a ``time.time()``) pauses the runs at their next validation and
+    starts no new one; ``on_stored`` is called (under a lock) after each run stored.
+    """
+
+    def __init__(self, plan, store, jobs=1, deadline=None, on_stored=None):
+        self.plan, self.store, self.jobs, self.deadline = plan, store, jobs, deadline
+        self.on_stored = on_stored or (lambda: None)
+        self.failures, self.number, self.total, self.paused = [], 0, 0, False
+        self._lock = threading.Lock()  # the job threads share the counters and the report
+        self._live = set()  # processes of the runs in progress
+        self._stopping = threading.Event()  # set when the runner is stopped: start no more runs
+        self._threads = threads_per_run(jobs)  # the runs at once share the cores
+
+    def run(self, datasets=None, models=None):
+        self.total = self.plan.count(datasets, models)
+        with _sigterm_as_exit(), ThreadPoolExecutor(self.jobs) as pool:
+            for batch in self.plan.batches(datasets, models, together=self.jobs > 1):
+                self._run_all(pool, [(spec, None) for d, n in batch for spec in self.plan.grid_runs(d, n)])
+                self._run_all(pool, [pair for d, n in batch for pair in self._seeded(d, n)])
+
+    def _seeded(self, dataset, name):
+        """(spec, reuse) for ``name``'s seeded runs; [] while its tuning is unfinished."""
+        try:
+            return self.plan.seeded_with_reuse(dataset, name, self.store)
+        except LookupError as error:
+            specs = self.plan.seeded_runs(dataset, name)
+            self.number += len(specs)
+            if not self.paused:  # a paused tuning is not a broken one
+                print(f"skipped {dataset}/{name}: its tuning is not finished ({error})", flush=True)
+                self.failures.extend(s.key for s in specs)
+            return []
+
+    def _run_all(self, pool, pairs):
+        if self.jobs == 1:  # in the main thread, where SIGTERM stops the run directly
+            for pair in pairs:
+                self._execute(*pair)
+            return
+        futures = [pool.submit(self._execute, *pair) for pair in pairs]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            # SIGTERM or a broken run: start nothing more, stop the runs in progress
+            # (again until every thread is done: one may be starting its process now)
+            self._stopping.set()
+            for future in futures:
+                future.cancel()
+            while not all(future.done() for future in futures):
+                for process in tuple(self._live):
+                    process.terminate()
+                time.sleep(0.2)
+            raise
+
+    def _execute(self, spec, reuse=None):
+        with self._lock:
+            self.number += 1
+            if self._stopping.is_set():
+                return
+            past_deadline = self.deadline is not None and time.time() >= self.deadline
+            if self.paused or (past_deadline and self.store.load(spec.key) is None):
+                self.paused = True
+                return
+        start = time.time()
+        _, status = run_one(spec, self.store, reuse, self.deadline, self._live, self._threads)
+        with self._lock:
+            print(f"[{self.number}/{self.total}] {spec.key}: {status} ({time.time() - start:.0f} s)", flush=True)
+            if status.startswith("paused"):
+                self.paused = True
+            elif status.startswith("failed"):
+                self.failures.append(spec.key)
+            elif status != "done before":
+                self.on_stored()

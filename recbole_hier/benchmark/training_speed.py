@@ -11,7 +11,7 @@ Printed per model: seconds per training epoch (mean over --epochs; with --max_ba
 the first N batches of each epoch timed and scaled to the whole epoch), seconds of one
 full-ranking evaluation of the validation set, and peak memory during training and
 evaluation (CUDA: max allocated; CPU: peak resident set size above the level after
-data loading). Then the HierRec / SASRec ratios. Extra ``--key=value`` pairs go to
+data loading). Then the first model's ratios to the second's. Extra ``--key=value`` pairs go to
 both models (e.g. ``--enable_amp=True``).
 """
 
@@ -19,14 +19,12 @@ import argparse
 import itertools
 import json
 import multiprocessing as mp
-import os
 import threading
 import time
 from queue import Empty
 
 from recbole_hier.benchmark.runner import speed_env
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recbole_hier.presets import preset_files
 
 
 class PeakRSS:
@@ -74,20 +72,14 @@ def measure(model_name, dataset, config_files, config_dict, epochs, threads, que
     import torch
 
     torch.set_num_threads(threads)
-    from recbole.data import data_preparation
-    from recbole.utils import init_seed
-
+    from recbole_hier import pipeline
     from recbole_hier.config import Config
-    from recbole_hier.utils import create_dataset, get_model, get_trainer
 
     config = Config(model_name, dataset, config_files, config_dict)
-    init_seed(config["seed"], config["reproducibility"])
-    data = create_dataset(config)
-    train, valid, _ = data_preparation(config, data)
-    model = get_model(model_name)(config, train._dataset).to(config["device"])
+    run = pipeline.build(config)
+    train, valid, trainer = run.train_data, run.valid_data, run.trainer
     batches = len(train)
     timed = FirstBatches(train, max_batches) if max_batches else train
-    trainer = get_trainer(config["MODEL_TYPE"], model_name)(config, model)
     cuda = config["device"].type == "cuda"
     if cuda:
         torch.cuda.synchronize()
@@ -145,10 +137,7 @@ def main(argv=None):
         parser.error(f"--max_batches must be at least 1, got {args.max_batches}")
     from recbole_hier.config import parse_value
 
-    config_files = [os.path.join(REPO, "properties", "protocol", "sequential.yaml")]
-    dataset_file = os.path.join(REPO, "properties", "dataset", f"{args.dataset}.yaml")
-    if os.path.isfile(dataset_file):
-        config_files.append(dataset_file)
+    config_files = preset_files(args.dataset)
     config_dict = {"MAX_ITEM_LIST_LENGTH": args.MAX_ITEM_LIST_LENGTH, "train_batch_size": args.train_batch_size,
                    "use_gpu": args.device == "cuda", "show_progress": False, "state": "WARNING",
                    "worker": 0}
@@ -171,12 +160,13 @@ def main(argv=None):
         timed = "" if r["timed_batches"] == r["train_batches"] else f", scaled from {r['timed_batches']}"
         print(f"{name:>8}: train {r['train_epoch_s']:8.2f} s/epoch ({r['train_batches']} batches{timed})  "
               f"eval {r['eval_s']:7.2f} s  peak memory {r['peak_mem_mb']:8.1f} MB ({r['memory_kind']})")
-    if {"HierRec", "SASRec"} <= set(results):
-        h, s = results["HierRec"], results["SASRec"]
-        ratios = {"train_epoch": h["train_epoch_s"] / s["train_epoch_s"], "eval": h["eval_s"] / s["eval_s"],
-                  "peak_memory": h["peak_mem_mb"] / s["peak_mem_mb"]}
-        print("HierRec / SASRec: " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items())
-              + "   (targets: train_epoch <= 0.5, eval <= 1, peak_memory <= 1)")
+    names = args.models.split(",")
+    if len(names) >= 2:  # the first model against the second
+        first, second = results[names[0]], results[names[1]]
+        ratios = {"train_epoch": first["train_epoch_s"] / second["train_epoch_s"],
+                  "eval": first["eval_s"] / second["eval_s"],
+                  "peak_memory": first["peak_mem_mb"] / second["peak_mem_mb"]}
+        print(f"{names[0]} / {names[1]}: " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
         results["ratios"] = ratios
     if args.json:
         with open(args.json, "w") as f:

@@ -105,10 +105,8 @@ class AuxTarget(nn.Module):
 
 
 def build_aux_targets(config_value, level_names, dataset, hidden_size):
-    """``nn.ModuleList`` of :class:`AuxTarget` from the ``level_aux_targets`` key."""
+    """``nn.ModuleList`` of :class:`AuxTarget` from the ``level_aux_targets`` key (a dict or ~)."""
     config_value = config_value or {}
-    if not isinstance(config_value, dict):
-        raise ValueError(f"level_aux_targets must map level names {level_names} to lists, got {config_value!r}")
     targets = []
     for level, specs in config_value.items():
         if level not in level_names:

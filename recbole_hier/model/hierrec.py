@@ -1,10 +1,11 @@
 """HierRec: hierarchical interest representations over language-model text.
 
-Reference: the article in ``shared/seed`` ("LLM-based hierarchical representation
-learning of user interests"), as corrected by ``DESIGN.md``.
+Reference: "LLM-based hierarchical representation learning of user interests" (an
+article in Chinese describing a semantic -> BiLSTM -> TCN interest hierarchy over
+language-model text, trained with a multi-task loss and a VAE regulariser).
 
-NOTE: departures from the article: the VAE's KL term is added (the article
-subtracts it); items are scored against a tied item table (text projection and/or
+NOTE: departures from the article: the VAE's KL term is added to the loss (the article
+subtracts it, the wrong sign for an ELBO); items are scored against a tied item table (text projection and/or
 ID embedding; dot product or cosine, ``score.py``) with full-softmax cross-entropy,
 as RecBole's strongest SASRec;
 levels read out at position ``len-1`` of right-padded histories.
@@ -13,7 +14,9 @@ levels read out at position ``len-1`` of right-padded histories.
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
+from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.aux import build_aux_targets
+from recbole_hier.model.hierrec_keys import HIERREC_KEYS
 from recbole_hier.model.levels import (
     MultiScaleLevel,
     Readout,
@@ -27,17 +30,7 @@ from recbole_hier.model.loss import MultiTaskLoss
 from recbole_hier.model.score import ItemScorer
 from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
-
-ITEM_REPRS = ("text", "id", "text+id")
-LEVEL_KINDS = ("lstm", "tcn")
-
-
-def _choice(config, key, allowed):
-    value = config[key]
-    if value not in allowed:
-        raise ValueError(f"HierRec: {key} must be one of {allowed}, got {value!r}")
-    return value
-
+from recbole_hier.trainer import HierRecTrainer
 
 class HierRec(SequentialRecommender):
     r"""Text-aware sequential recommender: I1 (semantic) -> I2 (BiLSTM) -> I3 (TCN) -> VAE.
@@ -45,35 +38,30 @@ class HierRec(SequentialRecommender):
     ``forward`` returns one user vector ``[B H]`` per level (I1 first, top last).
     """
 
+    dataset_class = HierRecDataset  # builds the frozen text tables the model reads
+    trainer_class = HierRecTrainer  # anneals the VAE's KL weight
+    config_keys = HIERREC_KEYS  # types, defaults, allowed values; Config validates them
+
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
 
-        # load parameters info
-        self.hidden_size = int(config["hidden_size"])
-        self.item_repr = _choice(config, "item_repr", ITEM_REPRS)
-        self.level_kinds = list(config["levels"] or [])
-        for kind in self.level_kinds:
-            if kind not in LEVEL_KINDS:
-                raise ValueError(f"HierRec: levels entries must be in {LEVEL_KINDS}, got {kind!r}")
-        dropout = float(config["dropout_prob"])
-        if config["loss_type"] != "CE":
-            raise ValueError(f"HierRec supports loss_type: CE only, got {config['loss_type']!r}")
-        if self.hidden_size <= 0 or not 0.0 <= dropout < 1.0:
-            raise ValueError("HierRec: hidden_size must be > 0 and dropout_prob in [0, 1)")
-        self.use_vae = bool(config["vae"])
-        self.kl_beta_max = float(config["kl_beta_max"])
-        self.kl_anneal_steps = int(config["kl_anneal_steps"])
-        if self.kl_beta_max < 0 or self.kl_anneal_steps < 0:
-            raise ValueError("HierRec: kl_beta_max and kl_anneal_steps must be >= 0")
+        # load parameters info (typed and range-checked by Config: see hierrec_keys.py)
+        self.hidden_size = config["hidden_size"]
+        self.item_repr = config["item_repr"]
+        self.level_kinds = list(config["levels"])
+        dropout = config["dropout_prob"]
+        self.use_vae = config["vae"]
+        self.kl_beta_max = config["kl_beta_max"]
+        self.kl_anneal_steps = config["kl_anneal_steps"]
         self.kl_beta = 0.0 if self.kl_anneal_steps > 0 else self.kl_beta_max
-        self.initializer_range = float(config["initializer_range"])
+        self.initializer_range = config["initializer_range"]
 
         # define layers and loss
         text_table = getattr(dataset, "item_text_table", None)
         if self.item_repr != "id" and text_table is None:
             raise ValueError(
                 f"HierRec with item_repr: {self.item_repr} needs the dataset's item text "
-                "table (build the dataset with recbole_hier.utils.create_dataset)"
+                "table (build the dataset with recbole_hier.registry.create_dataset)"
             )
         self.uses_text = self.item_repr in ("text", "text+id")
         self.uses_id = self.item_repr in ("id", "text+id")
@@ -92,7 +80,7 @@ class HierRec(SequentialRecommender):
             if self.uses_behavior else None
         )
         self.semantic = SemanticLevel(
-            self.hidden_size, self.max_seq_length, bool(config["use_position"]), dropout,
+            self.hidden_size, self.max_seq_length, config["use_position"], dropout,
             fusion=config["behavior_fusion"] if self.uses_behavior else None,
         )
         self.levels = nn.ModuleList(self._build_level(kind, config, dropout) for kind in self.level_kinds)
@@ -124,10 +112,10 @@ class HierRec(SequentialRecommender):
 
     @staticmethod
     def _build_level(kind, config, dropout):
-        hidden = int(config["hidden_size"])
+        hidden = config["hidden_size"]
         if kind == "lstm":
-            return SequentialLevel(hidden, int(config["lstm_num_layers"]), dropout)
-        return MultiScaleLevel(hidden, int(config["tcn_kernel_size"]), list(config["tcn_dilations"]), dropout)
+            return SequentialLevel(hidden, config["lstm_num_layers"], dropout)
+        return MultiScaleLevel(hidden, config["tcn_kernel_size"], config["tcn_dilations"], dropout)
 
     def _init_weights(self, module):
         if isinstance(module, (nn.Linear, nn.Embedding, nn.Conv1d)):

@@ -11,9 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-READOUTS = ("last", "residual", "attention")
-
-
 def gather_last(seq, lengths):
     """``seq[b, lengths[b]-1]`` for every b: ``[B L H] -> [B H]``."""
     index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, seq.size(-1))
@@ -21,14 +18,11 @@ def gather_last(seq, lengths):
 
 
 class TextAdaptor(nn.Module):
-    """Trainable projection of frozen language-model vectors to the model size."""
-
-    KINDS = ("linear", "mlp")
+    """Trainable projection of frozen language-model vectors to the model size:
+    ``linear``, or ``mlp`` (two layers)."""
 
     def __init__(self, in_size, hidden_size, kind, dropout):
         super().__init__()
-        if kind not in self.KINDS:
-            raise ValueError(f"text_adaptor must be one of {self.KINDS}, got {kind!r}")
         if kind == "linear":
             self.net = nn.Linear(in_size, hidden_size)
         else:
@@ -51,9 +45,6 @@ def project_rows(table, ids, adaptor):
     return adaptor(F.embedding(ids, table))
 
 
-FUSIONS = ("add", "concat")
-
-
 class SemanticLevel(nn.Module):
     """I1: item vectors (+ behaviour vectors) + position, LayerNorm, dropout.
 
@@ -63,8 +54,6 @@ class SemanticLevel(nn.Module):
 
     def __init__(self, hidden_size, max_len, use_position, dropout, fusion=None):
         super().__init__()
-        if fusion is not None and fusion not in FUSIONS:
-            raise ValueError(f"behavior_fusion must be one of {FUSIONS}, got {fusion!r}")
         self.fusion = fusion
         self.fuse = nn.Linear(2 * hidden_size, hidden_size) if fusion == "concat" else None
         self.position = nn.Embedding(max_len, hidden_size) if use_position else None
@@ -116,10 +105,6 @@ class SequentialLevel(nn.Module):
 
     def __init__(self, hidden_size, num_layers, dropout):
         super().__init__()
-        if hidden_size % 2:
-            raise ValueError(f"hidden_size must be even for the BiLSTM level, got {hidden_size}")
-        if num_layers < 1:
-            raise ValueError(f"lstm_num_layers must be >= 1, got {num_layers}")
         half = hidden_size // 2
         self.forward_lstms = nn.ModuleList(
             nn.LSTM(hidden_size, half, batch_first=True) for _ in range(num_layers))
@@ -173,11 +158,6 @@ class MultiScaleLevel(nn.Module):
 
     def __init__(self, hidden_size, kernel_size, dilations, dropout):
         super().__init__()
-        if kernel_size < 2 or not dilations or any(int(d) < 1 for d in dilations):
-            raise ValueError(
-                "tcn_kernel_size must be >= 2 and tcn_dilations a non-empty list of "
-                f"positive integers, got {kernel_size} and {dilations}"
-            )
         self.blocks = nn.Sequential(
             *[CausalConvBlock(hidden_size, kernel_size, int(d), dropout) for d in dilations]
         )
@@ -197,8 +177,6 @@ class Readout(nn.Module):
 
     def __init__(self, hidden_size, kind):
         super().__init__()
-        if kind not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {kind!r}")
         self.kind = kind
         self.query = nn.Linear(hidden_size, hidden_size) if kind == "attention" else None
 

@@ -19,14 +19,9 @@ def next_item_ce(scorer, user, item_table, target):
 
 
 class MultiTaskLoss:
+    """Weights validated with the config keys: one per level, all >= 0."""
+
     def __init__(self, level_names, level_weights, vae_weight, scorer):
-        if len(level_weights) != len(level_names):
-            raise ValueError(
-                f"level_loss_weights needs one weight per level {level_names}, "
-                f"got {list(level_weights)}"
-            )
-        if any(float(w) < 0 for w in level_weights) or float(vae_weight) < 0:
-            raise ValueError("level_loss_weights and vae_loss_weight must be >= 0")
         self.level_weights = [float(w) for w in level_weights]
         self.vae_weight = float(vae_weight)
         self.scorer = scorer

@@ -8,18 +8,13 @@ sharp softmax (cosines lie in [-1, 1]). Training and ranking use the same scorer
 
 import torch.nn.functional as F
 
-SCORES = ("dot", "cosine")
-
 
 class ItemScorer:
+    """``kind``: ``dot`` or ``cosine``; ``temperature`` > 0 (validated with the config keys)."""
+
     def __init__(self, kind, temperature):
-        if kind not in SCORES:
-            raise ValueError(f"HierRec: score must be one of {SCORES}, got {kind!r}")
-        temperature = float(temperature)
-        if not temperature > 0:
-            raise ValueError(f"HierRec: score_temperature must be > 0, got {temperature!r}")
         self.kind = kind
-        self.temperature = temperature
+        self.temperature = float(temperature)
 
     def _users(self, user):  # [B H]
         # the temperature goes on the [B H] side, not on the [B N] scores; dot is used as is

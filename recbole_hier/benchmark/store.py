@@ -1,0 +1,51 @@
+"""Stored runs: one JSON record per finished run, and the progress of runs part-way.
+
+``<runs_dir>/<key>.json`` is a finished run's record; ``<runs_dir>/<key>.progress/``
+holds a run stopped part-way (see :mod:`recbole_hier.benchmark.progress`).
+"""
+
+import json
+import os
+
+from recbole_hier.benchmark.plan import differing_keys
+from recbole_hier.files import write_json
+
+PROGRESS_SUFFIX = ".progress"
+
+
+class RunStore:
+    def __init__(self, runs_dir):
+        self.runs_dir = runs_dir
+
+    def path(self, key):
+        return os.path.join(self.runs_dir, key + ".json")
+
+    def error_path(self, key):
+        return os.path.join(self.runs_dir, key + ".error.txt")
+
+    def progress_dir(self, key):
+        return os.path.join(self.runs_dir, key + PROGRESS_SUFFIX)
+
+    def load(self, key):
+        path = self.path(key)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def write(self, key, record):
+        write_json(self.path(key), record)
+
+    def stale_keys(self, spec, record):
+        """Keys whose stored value differs from what ``spec`` asks for (a stale result)."""
+        return differing_keys(spec.config, record.get("config", {}))
+
+    def current(self, spec):
+        """The stored run of ``spec`` if it was made with exactly ``spec``'s configuration."""
+        record = self.load(spec.key)
+        return record if record is not None and not self.stale_keys(spec, record) else None
+
+    def part_way(self):
+        """Keys of the runs with saved progress (stopped part-way)."""
+        names = os.listdir(self.runs_dir) if os.path.isdir(self.runs_dir) else []
+        return sorted(n[: -len(PROGRESS_SUFFIX)] for n in names if n.endswith(PROGRESS_SUFFIX))

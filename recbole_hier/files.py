@@ -1,0 +1,38 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Every file this package writes (checkpoints, benchmark progress, text caches, run
+records, leaderboards, search tables) goes through :func:`atomic_path`: the content is
+written to a fresh name beside the target and renamed over it, and the temporary file
+is removed when writing fails. The temporary file is created like any other file
+(mode 0666 less the umask), so the result has the user's normal permissions.
+"""
+
+import contextlib
+import json
+import os
+import uuid
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}-{os.path.basename(path)}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path, text):
+    with atomic_path(path) as tmp:
+        with open(tmp, "x", encoding="utf-8", newline="") as f:
+            f.write(text)
+
+
+def write_json(path, value, **dump_args):
+    write_text(path, json.dumps(value, **dump_args))
