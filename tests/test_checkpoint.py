@@ -61,3 +61,23 @@ def test_not_a_checkpoint(tmp_path):
     torch.save({"state_dict": {}}, plain)
     with pytest.raises(CheckpointError, match="not a recbole_hier checkpoint"):
         load_checkpoint(plain)
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    import os
+
+    from recbole_hier.files import atomic_path, write_text
+
+    path = tmp_path / "record.json"
+    write_text(path, "old")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_path(path) as tmp:
+            with open(tmp, "w") as f:
+                f.write("half a rec")
+            raise RuntimeError("disk full")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["record.json"]
+    # created like any other file: the umask decides, not a private 0600
+    umask = os.umask(0)
+    os.umask(umask)
+    save_checkpoint({"epoch": 1}, str(tmp_path / "c.pth"))
+    assert os.stat(tmp_path / "c.pth").st_mode & 0o777 == 0o666 & ~umask == os.stat(path).st_mode & 0o777
