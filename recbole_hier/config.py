@@ -107,6 +107,12 @@ class Config(RecBoleConfig):
         super()._load_internal_config_dict(model, model_class, dataset)
         package_file = package_model_yaml(model)
         if os.path.isfile(package_file):
+            # a plugin model built on a RecBole model (SASRecText on SASRec) inherits its
+            # defaults: the RecBole ancestors' YAMLs first, base class first, then our own
+            for ancestor in reversed(model_class.__mro__[1:]):
+                ancestor_file = os.path.join(_RECBOLE_PROPERTIES, "model", f"{ancestor.__name__}.yaml")
+                if ancestor.__module__.startswith("recbole.model.") and os.path.isfile(ancestor_file):
+                    self._update_internal_config_dict(ancestor_file)
             self._update_internal_config_dict(package_file)
             # Dataset YAML outranks model defaults, as in RecBole.
             recbole_dataset_file = os.path.join(_RECBOLE_PROPERTIES, "dataset", f"{dataset}.yaml")

@@ -3,8 +3,9 @@
     python -m recbole_hier.keydocs [README.md]
 
 A plugin model with ``config_keys`` gets ``recbole_hier/properties/model/<Model>.yaml``
-(:meth:`recbole_hier.keys.KeySet.yaml`) and the table between the README's
-``<!-- <Model> keys: begin -->`` and ``<!-- <Model> keys: end -->`` markers.
+(:meth:`recbole_hier.keys.KeySet.yaml`) and, where the README has
+``<!-- <Model> keys: begin -->`` and ``<!-- <Model> keys: end -->`` markers (HierRec's),
+the table between them.
 """
 
 import re
@@ -34,10 +35,9 @@ def readme_table(readme, name):
 
 
 def readme_with_tables(readme):
-    """``readme`` with every documented model's table rendered from its declaration."""
+    """``readme`` with the table of every model it has markers for rendered from its declaration."""
     for name, keys in documented_models().items():
-        readme_table(readme, name)  # the markers must be there
-        readme = _markers(name).sub(lambda m: m.group(1) + keys.markdown() + m.group(3), readme)
+        readme = _markers(name).sub(lambda m, keys=keys: m.group(1) + keys.markdown() + m.group(3), readme)
     return readme
 
 

@@ -111,7 +111,7 @@ def test_behaviour_fusion_trains(make_config, hand_data, fusion):
     train, *_ = data_preparation(config, dataset)
     model = get_model("HierRec")(config, train._dataset)
     sum(model.calculate_loss(next(iter(train)))).backward()
-    assert model.behavior_adaptor.net.weight.grad is not None
+    assert model.behaviors.adaptor.weight.grad is not None
 
 
 def test_template_only_and_placeholder(make_config, hand_data, caplog):

@@ -30,6 +30,7 @@ def write_suite(tmp_path, tiny_data, tiny_bert, config_changes=(), **changes):
         "reference": "HierRec", "datasets": {"tiny": {}},
         "tuning": {"grid": {"learning_rate": [0.001, 0.01]}, "seed": 1},
         "models": {"HierRec": {}, "SASRec": {"config": {"n_layers": 1}},
+                   "SASRecText": {"config": {"n_layers": 1}}, "UniSRec": {"config": {"n_layers": 1}},
                    "HierRec-noVAE": {"model": "HierRec", "tune": "HierRec", "config": {"vae": False}, "seeds": [2]}},
         **changes,
     }
@@ -47,10 +48,10 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     out = os.path.join(results, "smoke")
     runs_dir = os.path.join(out, "runs")
     runs = sorted(os.listdir(runs_dir))
-    assert runs == sorted([f"tiny__{m}{g}__{s}.json" for m in ("HierRec", "SASRec")
+    assert runs == sorted([f"tiny__{m}{g}__{s}.json" for m in ("HierRec", "SASRec", "SASRecText", "UniSRec")
                            for g, s in (("@learning_rate=0.001", 1), ("@learning_rate=0.01", 1), ("", 1), ("", 2))]
                           + ["tiny__HierRec-noVAE__2.json"])
-    for model in ("HierRec", "SASRec"):
+    for model in ("HierRec", "SASRec", "SASRecText", "UniSRec"):
         grid = {lr: json.load(open(os.path.join(runs_dir, f"tiny__{model}@learning_rate={lr}__1.json")))
                 for lr in (0.001, 0.01)}
         chosen = max(grid, key=lambda lr: grid[lr]["best_valid"]["ndcg@10"])  # first on ties
@@ -82,29 +83,34 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "popularity" in table and "history length" in table and "**" in table
     assert "by the target item's train interactions" in table
     assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
-    assert "Verdict: best baseline by mean test NDCG@10 is SASRec" in table  # not the HierRec ablation
-    assert ", seeds 2 vs 2, p seeds" in table  # both sides' seed counts: the rule needs >= 3 on each
+    verdict = next(line for line in table.splitlines() if line.startswith("Verdict: "))
+    best = verdict.split(" is ", 1)[1].split(" ", 1)[0]
+    assert best in ("SASRec", "SASRecText", "UniSRec")  # not the HierRec ablation
+    assert f"| {best} |" in table and "; by seed 1: " in verdict
+    assert ", seeds 2 vs 2, p seeds" in verdict  # both sides' seed counts: the rule needs 5 on each
+    assert verdict.endswith("rule: every run finished, >= 5 seeds each, a higher mean, p seeds and p users < 0.05).")
+    assert "not a win (2 seed(s), the rule needs 5 on both sides" in verdict
     assert "| HierRec-noVAE | 2 |" in table
     # every run used its one epoch; the seed-1 runs that reuse a grid run are listed once
     capped = next(line for line in table.splitlines() if line.startswith("Ran to the 1-epoch cap"))
-    assert capped.split(": ", 1)[1].count("seed ") == 7
+    assert capped.split(": ", 1)[1].count("seed ") == 13
     # a one-seed row shows its value alone: "± 0.0000" would claim a spread never measured
     novae_row = next(line for line in table.splitlines() if line.startswith("| HierRec-noVAE |"))
     two_seed_row = next(line for line in table.splitlines() if line.startswith("| SASRec |"))
     assert "±" not in novae_row and "±" in two_seed_row
     assert "| peak MB | device |" in table and two_seed_row.endswith(f"| {run['device']} |")
     rows = list(csv.DictReader(open(os.path.join(out, "leaderboard.csv"))))
-    assert {r["model"] for r in rows} == {"HierRec", "SASRec", "HierRec-noVAE"}
+    assert {r["model"] for r in rows} == {"HierRec", "SASRec", "SASRecText", "UniSRec", "HierRec-noVAE"}
     sasrec = next(r for r in rows if r["model"] == "SASRec")
     assert sasrec["p seeds"] != "" and sasrec["p users"] != ""
     assert float(sasrec["test ndcg@10 mean"]) >= 0
-    assert len(json.load(open(os.path.join(out, "leaderboard.json")))) == 3
+    assert len(json.load(open(os.path.join(out, "leaderboard.json")))) == 5
     with open(os.path.join(out, "leaderboard.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
     assert "still to do" not in capsys.readouterr().out
     assert main(["--suite", suite_file, "--results", results]) == 0
-    assert capsys.readouterr().out.count("done before") == 9
+    assert capsys.readouterr().out.count("done before") == 17
     assert main(["--suite", suite_file, "--results", results, "--models", "SASRec"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("done before") == 4 and "HierRec" not in printed.split("leaderboard:")[0]
@@ -289,7 +295,7 @@ def test_hours_limit_stops_before_starting_a_run(tiny_data, tiny_bert, tmp_path,
     results = tmp_path / "results"
     assert main(["--suite", path, "--results", str(results), "--hours", "0"]) == 3
     printed = capsys.readouterr().out
-    assert "rerun the same command to resume" in printed and "9 run(s) still to do: tiny__HierRec@" in printed
+    assert "rerun the same command to resume" in printed and "17 run(s) still to do: tiny__HierRec@" in printed
     assert not (results / "smoke" / "runs").exists() or not os.listdir(results / "smoke" / "runs")
     (results / "smoke" / "runs" / "tiny__SASRec__2.progress").mkdir(parents=True)
     assert main(["--suite", path, "--results", str(results), "--report_only"]) == 0
@@ -399,3 +405,48 @@ def test_the_plan_chooses_on_validation_in_the_metric_direction(tmp_path, bigger
     pairs = plan.seeded_with_reuse("a", "M", store)
     assert [(s.key, reuse) for s, reuse in pairs] == [("a__M__1", f"a__M@learning_rate={chosen}__1"), ("a__M__2", None)]
     assert [reuse for _, reuse in plan.seeded_with_reuse("a", "M-x", store)] == [None, None]  # other config
+
+
+def _record(dataset, name, seed, ndcg_by_user, config):
+    users = [f"u{i}" for i in range(len(ndcg_by_user))]
+    mean = sum(ndcg_by_user) / len(ndcg_by_user)
+    return {"dataset": dataset, "name": name, "model": name, "seed": seed, "config": config,
+            "valid_metric": "NDCG@10", "valid_metric_bigger": True, "best_valid": {"ndcg@10": mean},
+            "test": {"ndcg@10": mean}, "epochs_run": 3, "train_epoch_seconds": 1.0, "eval_seconds": 0.1,
+            "peak_memory_mb": 10.0, "segments": [{"from_epoch": 0, "device": "cpu"}],
+            "per_user": {"user": users, "ndcg@10": list(ndcg_by_user)}}
+
+
+@pytest.mark.parametrize("outcome, expected", [
+    ("win", "a win (rule: every run finished, >= 5 seeds each"),
+    ("lower mean", "not a win (the mean is not higher; rule:"),
+    ("few seeds", "not a win (4 seed(s), the rule needs 5 on both sides; rule:"),
+    ("noisy seeds", "not a win (p seeds "),
+    ("few users", "not a win (p users "),
+    ("unfinished", "not a win (runs not finished: a__C__2022, a__C__2023, a__C__2024; rule:"),
+])
+def test_the_verdict_says_which_condition_fails(tmp_path, outcome, expected):
+    from recbole_hier.benchmark.report import write_all
+
+    seeds = [2020, 2021, 2022, 2023] + ([] if outcome == "few seeds" else [2024])
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "seeds": seeds, "reference": "M", "datasets": {"a": {}},
+                                    "models": {"M": {}, "B": {}, "C": {}}}))
+    plan = Plan.load(str(path))
+    store = RunStore(str(tmp_path / "runs"))
+    users = 3 if outcome == "few users" else 200
+    for spec_m, spec_b, spec_c in zip(*(plan.seeded_runs("a", n) for n in ("M", "B", "C"))):
+        lift = {"win": 0.05, "lower mean": -0.05, "few seeds": 0.05, "few users": 0.05, "unfinished": 0.05,
+                "noisy seeds": [0.3, -0.2, 0.25, -0.2, 0.2][seeds.index(spec_m.seed)]}[outcome]
+        base = [0.1 + 0.001 * ((u * 7 + spec_m.seed) % 13) for u in range(users)]
+        store.write(spec_b.key, _record("a", "B", spec_b.seed, base, spec_b.config))
+        store.write(spec_m.key, _record("a", "M", spec_m.seed, [v + lift + 0.0001 * (u % 5) for u, v in enumerate(base)],
+                                        spec_m.config))
+        if outcome != "unfinished" or spec_c.seed < 2022:
+            store.write(spec_c.key, _record("a", "C", spec_c.seed, [v * 0.5 for v in base], spec_c.config))
+    write_all(plan, store, str(tmp_path / "out"))
+    table = (tmp_path / "out" / "leaderboard.md").read_text()
+    line = next(line for line in table.splitlines() if line.startswith("Verdict: "))
+    assert expected in line, line
+    assert ("best finished baseline" in line) == (outcome == "unfinished")
+    assert "by seed 2020: " in line and "| test ndcg@10 by seed |" in table

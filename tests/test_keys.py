@@ -7,18 +7,20 @@ import pytest
 import yaml
 
 from recbole_hier.config import Config, package_model_yaml
-from recbole_hier.keydocs import readme_table, readme_with_tables
+from recbole_hier.keydocs import documented_models, readme_table, readme_with_tables
 from recbole_hier.keys import Key, KeySet
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
 from tests.conftest import PROTOCOL, REPO
 
 
-def test_the_yaml_of_defaults_is_the_declaration():
-    with open(package_model_yaml("HierRec"), encoding="utf-8") as f:
+@pytest.mark.parametrize("name", ["HierRec", "SASRecText", "UniSRec"])
+def test_the_yaml_of_defaults_is_the_declaration(name):
+    keys = documented_models()[name]
+    with open(package_model_yaml(name), encoding="utf-8") as f:
         text = f.read()
-    assert text == HIERREC_KEYS.yaml(), "HierRec.yaml disagrees with hierrec_keys.py: run python -m recbole_hier.keydocs"
+    assert text == keys.yaml(), f"{name}.yaml disagrees with its declaration: run python -m recbole_hier.keydocs"
     defaults = yaml.safe_load(text)
-    assert defaults == {key.name: key.default for key in HIERREC_KEYS.keys}
+    assert defaults == {key.name: key.default for key in keys.keys}
 
 
 def test_the_readme_table_is_the_declaration():

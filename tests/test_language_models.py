@@ -104,7 +104,7 @@ def test_hierrec_trains_on_a_decoder_table(tiny_decoder, make_config):
     train, *_ = data_preparation(config, dataset)
     model = get_model("HierRec")(config, train._dataset)
     sum(model.calculate_loss(next(iter(train)))).backward()
-    assert model.item_text.weight.shape[1] == 32 and model.behavior_text.weight.shape[0] == 6
+    assert model.items.text.shape[1] == 32 and model.behaviors.text.shape[0] == 6
 
 
 def test_truncation_is_counted(tiny_bert, caplog):

@@ -27,8 +27,8 @@ def test_shapes(built):
     assert isinstance(parts, tuple) and len(parts) == len(model.loss_fct.part_names) == 5
     assert all(p.dim() == 0 and torch.isfinite(p) for p in parts)
     sum(parts).backward()
-    assert model.text_adaptor.net.weight.grad is not None
-    assert model.item_text.weight.grad is None  # the LM table is frozen
+    assert model.items.adaptor.weight.grad is not None
+    assert model.items.text.grad is None  # the LM table is frozen
     model.eval()
     inter = eval_batch(test)
     with torch.no_grad():
@@ -160,7 +160,7 @@ def test_ablations_are_config_changes(built, overrides):
     if overrides.get("vae") is False:
         assert model.vae is None and parts[-1] == 0 and parts[-2] == 0
     if overrides.get("item_repr") == "id":
-        assert model.item_text is None and model.item_id_embedding is not None
+        assert model.items.text is None and model.items.id_embedding is not None
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_cosine_scores_ignore_item_vector_length():
 def test_cosine_scoring_trains_and_ranks_consistently(built):
     *_, train, valid, test, model = built(score="cosine", score_temperature=0.05)
     sum(model.calculate_loss(first_batch(train))).backward()
-    assert model.item_id_embedding.weight.grad.abs().sum() > 0
+    assert model.items.id_embedding.weight.grad.abs().sum() > 0
     model.eval()
     inter = eval_batch(test)
     with torch.no_grad():

@@ -13,12 +13,13 @@ A suite YAML::
       datasets: [amazon-scientific]             # tuned here; the others take the first one's choice
     datasets:
       amazon-scientific: {}                     # + properties/dataset/<name>.yaml if present
-      ml-100k: {config: {MAX_ITEM_LIST_LENGTH: 20}}
+      ml-100k: {config: {MAX_ITEM_LIST_LENGTH: 20}, verdict: {min_seeds: 3}}
     models:
       SASRec: {}                                # tuned over the suite grid
       HierRec: {grid: {learning_rate: [...]}}   # its own grid, same number of points
       Pop: {seeds: [2020], tune: false}         # fewer seeds (say so in the file); nothing to tune
       HierRec-noVAE: {model: HierRec, config: {vae: false}, datasets: [amazon-scientific], tune: HierRec}
+    verdict: {min_seeds: 5}                     # seeds a win needs on each side (default 5)
 
 ``tune: <model>`` reuses that model's choice (ablations keep their parent's settings).
 Precedence inside a run: presets < dataset preset < suite ``config`` < dataset
@@ -93,6 +94,7 @@ class Plan:
         self.seeds = list(suite["seeds"])
         self.config = suite.get("config") or {}
         self.tuning = suite.get("tuning") or None
+        self.verdict = suite.get("verdict") or {}
         self.datasets = {name: dspec or {} for name, dspec in suite["datasets"].items()}
         self.models = {name: mspec or {} for name, mspec in suite["models"].items()}
         suite_dir = os.path.dirname(os.path.abspath(path))
@@ -197,6 +199,12 @@ class Plan:
             return None
         tuned = self.tuning["datasets"]
         return (dataset if dataset in tuned else tuned[0]), owner
+
+    def min_seeds(self, dataset):
+        """Seeds the verdict needs on each side (``verdict: {min_seeds: N}``, suite-wide or
+        per dataset; 5 by default)."""
+        dataset_rule = self.datasets[dataset].get("verdict") or {}
+        return int(dataset_rule.get("min_seeds", self.verdict.get("min_seeds", 5)))
 
     def config_files(self, dataset):
         preset = dataset_preset(dataset)

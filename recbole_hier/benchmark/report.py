@@ -45,7 +45,8 @@ def summarise(plan, runs):
             model_runs = [run for run in here if run["name"] == name]
             if not model_runs:
                 continue
-            row = {"dataset": dataset, "model": name, "seeds": sorted(r["seed"] for r in model_runs)}
+            row = {"dataset": dataset, "model": name, "seeds": sorted(r["seed"] for r in model_runs),
+                   "test ndcg@10 by seed": {r["seed"]: r["test"]["ndcg@10"] for r in model_runs}}
             for metric in METRICS:
                 row[f"test {metric}"] = stats.mean_std([r["test"].get(metric) for r in model_runs])
             valid_metric = model_runs[0]["valid_metric"].lower()
@@ -65,7 +66,34 @@ def _best(rows, dataset, column, bigger=True):
     return (max(values) if bigger else min(values)) if values else None
 
 
-def _verdict_lines(plan, dataset, rows):
+SIGNIFICANCE = 0.05
+
+
+def verdict(reference, best, unfinished, min_seeds):
+    """``(won, reasons)``: whether ``reference`` (a leaderboard row) beats ``best`` by the
+    rule, and each condition that fails. The rule: every baseline's grid and seeds
+    finished, at least ``min_seeds`` seeds on both sides, a higher mean, and both the
+    paired t-test over seeds and the Wilcoxon test over test users at p < 0.05."""
+    reasons = []
+    if unfinished:
+        reasons.append(f"runs not finished: {', '.join(unfinished)}")
+    seeds = min(len(reference["seeds"]), len(best["seeds"]))
+    if seeds < min_seeds:
+        reasons.append(f"{seeds} seed(s), the rule needs {min_seeds} on both sides")
+    if not reference["test ndcg@10"][0] > best["test ndcg@10"][0]:
+        reasons.append("the mean is not higher")
+    for test in ("p seeds", "p users"):
+        p = best.get(test)
+        if p is None or not p < SIGNIFICANCE:
+            reasons.append(f"{test} {_p(p)} is not below {SIGNIFICANCE}")
+    return not reasons, reasons
+
+
+def _by_seed(row):
+    return ", ".join(f"{seed}: {value:.4f}" for seed, value in sorted(row["test ndcg@10 by seed"].items()))
+
+
+def _verdict_lines(plan, store, dataset, rows):
     """The reference against the best baseline (its own ablations are not baselines)."""
     reference = plan.reference
     ref = next((r for r in rows if r["dataset"] == dataset and r["model"] == reference), None)
@@ -74,21 +102,20 @@ def _verdict_lines(plan, dataset, rows):
     planned = [name for d, name in plan.cells([dataset])
                if plan.model_class(name) != plan.model_class(reference)]
     baselines = [r for r in rows if r["dataset"] == dataset and r["model"] in planned]
-    # the best baseline is only known once every baseline of the suite has run here
-    missing = [name for name in planned if name not in {r["model"] for r in baselines}]
-    not_run = f" (not run yet: {', '.join(missing)})" if missing else ""
+    unfinished = plan.todo(store, [dataset], planned + [reference])
     if not baselines:
-        return [f"Verdict: not decided, no baseline has finished{not_run}.", ""] if missing else []
+        missing = [name for name in planned if name not in {r["model"] for r in baselines}]
+        return [f"Verdict: not decided, no baseline has finished (not run yet: {', '.join(missing)}).", ""]
     best = max(baselines, key=lambda r: r["test ndcg@10"][0])
     ours, theirs = ref["test ndcg@10"][0], best["test ndcg@10"][0]
-    seeds = min(len(ref["seeds"]), len(best["seeds"]))  # the rule needs >= 3 seeds on both sides
-    p_users = best.get("p users")
-    won = ours > theirs and seeds >= 3 and p_users is not None and p_users < 0.05 and not missing
-    rule = "higher mean over >= 3 seeds, p users < 0.05, every baseline run"
-    return [f"Verdict: best {'finished ' if missing else ''}baseline by mean test NDCG@10 is {best['model']} "
-            f"({theirs:.4f}){not_run}; {reference} "
-            f"{ours:.4f} ({(ours - theirs) / theirs:+.1%}), seeds {len(ref['seeds'])} vs {len(best['seeds'])}, p seeds {_p(best.get('p seeds'))}, "
-            f"p users {_p(p_users)}: " + (f"a win ({rule})." if won else f"not a win by the rule ({rule})."), ""]
+    won, reasons = verdict(ref, best, unfinished, plan.min_seeds(dataset))
+    rule = (f"every run finished, >= {plan.min_seeds(dataset)} seeds each, a higher mean, "
+            f"p seeds and p users < {SIGNIFICANCE}")
+    return [f"Verdict: best {'finished ' if unfinished else ''}baseline by mean test NDCG@10 is {best['model']} "
+            f"({theirs:.4f}; by seed {_by_seed(best)}); {reference} {ours:.4f} ({(ours - theirs) / theirs:+.1%}; "
+            f"by seed {_by_seed(ref)}), seeds {len(ref['seeds'])} vs {len(best['seeds'])}, "
+            f"p seeds {_p(best.get('p seeds'))}, p users {_p(best.get('p users'))}: "
+            + (f"a win (rule: {rule})." if won else f"not a win ({'; '.join(reasons)}; rule: {rule})."), ""]
 
 
 def _cap_lines(dataset, pairs):
@@ -183,11 +210,12 @@ def write_markdown(plan, store, rows, seeded, grid, path):
                       + _tuning_lines(plan, store, dataset, grid) + _cap_lines(dataset, grid))
             continue
         valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
-        header = ["model", "seeds"] + columns + [valid_col, "p seeds", "p users",
-                                                  "epochs", "s/epoch", "eval s", "peak MB", "device"]
+        header = ["model", "seeds", "test ndcg@10 by seed"] + columns + [
+            valid_col, "p seeds", "p users", "epochs", "s/epoch", "eval s", "peak MB", "device"]
         lines += [f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in data_rows:
-            cells = [r["model"], ",".join(map(str, r["seeds"]))]
+            by_seed = " ".join(f"{v:.4f}" for _, v in sorted(r["test ndcg@10 by seed"].items()))
+            cells = [r["model"], ",".join(map(str, r["seeds"])), by_seed]
             spread = len(r["seeds"]) > 1
             for col in columns + [valid_col]:
                 text = _fmt(*r[col], spread=spread)
@@ -196,7 +224,7 @@ def write_markdown(plan, store, rows, seeded, grid, path):
             cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
             cells.append(r["device"])
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ([""] + _verdict_lines(plan, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
+        lines += ([""] + _verdict_lines(plan, store, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
                   + _cap_lines(dataset, list(seeded) + list(grid))
                   + _ablation_lines(plan, dataset, runs) + _breakdown_lines(plan, dataset, runs) + [""])
     write_text(path, "\n".join(lines) + "\n")

