@@ -63,7 +63,8 @@ def main(argv=None):
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
     todo = plan.todo(store, datasets, models)
     if todo:
-        print(f"{len(todo)} run(s) still to do: {', '.join(todo)}", flush=True)
+        more = f", ... ({len(todo) - 5} more)" if len(todo) > 5 else ""
+        print(f"{len(todo)} run(s) still to do: {', '.join(todo[:5])}{more}", flush=True)
     unfinished = store.part_way()
     if unfinished:
         print("part-way (a rerun continues them from their saved progress): " + ", ".join(unfinished), flush=True)

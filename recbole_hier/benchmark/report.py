@@ -76,7 +76,8 @@ def verdict(reference, best, unfinished, min_seeds):
     paired t-test over seeds and the Wilcoxon test over test users at p < 0.05."""
     reasons = []
     if unfinished:
-        reasons.append(f"runs not finished: {', '.join(unfinished)}")
+        more = f", and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
+        reasons.append(f"runs not finished: {', '.join(unfinished[:3])}{more}")
     seeds = min(len(reference["seeds"]), len(best["seeds"]))
     if seeds < min_seeds:
         reasons.append(f"{seeds} seed(s), the rule needs {min_seeds} on both sides")
@@ -102,6 +103,8 @@ def _verdict_lines(plan, store, dataset, rows):
     planned = [name for d, name in plan.cells([dataset])
                if plan.model_class(name) != plan.model_class(reference)]
     baselines = [r for r in rows if r["dataset"] == dataset and r["model"] in planned]
+    if not planned:  # a study of the reference's own variants: no verdict to give
+        return []
     unfinished = plan.todo(store, [dataset], planned + [reference])
     if not baselines:
         missing = [name for name in planned if name not in {r["model"] for r in baselines}]
