@@ -8,6 +8,7 @@ refused before any of its code can run.
 """
 
 import enum
+import hashlib
 import json
 import os
 import pickle
@@ -78,7 +79,33 @@ def load_checkpoint(path, map_location="cpu"):
     return checkpoint
 
 
-def load_weights(model, checkpoint):
+def load_weights(model, checkpoint, path="checkpoint"):
     """Put a checkpoint's trained weights (and RecBole's ``other_parameter``) into ``model``."""
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        stored = json.loads(checkpoint["config"]["final_config"]) if "config" in checkpoint else {}
+        hint = {k: stored.get(k) for k in ("model", "hidden_size", "n_layers", "levels") if k in stored}
+        raise CheckpointError(f"{path!r} does not fit this model (it was trained with {hint}); load it with "
+                              f"the configuration it was trained with. Detail: {err}") from None
     model.load_other_parameter(checkpoint.get("other_parameter"))
+
+
+def data_identity(dataset):
+    """What a checkpoint must match to be loaded: the dataset, its user and item counts and a
+    fingerprint of the item id mapping (internal id -> token)."""
+    tokens = "\n".join(str(t) for t in dataset.field2id_token[dataset.iid_field])
+    return {"dataset": str(dataset.dataset_name), "n_users": int(dataset.user_num),
+            "n_items": int(dataset.item_num), "item_ids": hashlib.sha256(tokens.encode()).hexdigest()[:16]}
+
+
+def check_data(checkpoint, identity, path):
+    """Refuse ``checkpoint`` unless it was trained on data with ``identity``; say what differs."""
+    stored = checkpoint.get("data")
+    if stored is None:
+        raise CheckpointError(f"{path!r} does not record the data it was trained on (written by an older "
+                              "recbole_hier); retrain to get a checkpoint that can be checked")
+    differ = [f"{k}: checkpoint {stored.get(k)!r}, here {v!r}" for k, v in identity.items() if stored.get(k) != v]
+    if differ:
+        raise CheckpointError(f"{path!r} was trained on other data ({'; '.join(differ)}); load it with the "
+                              "dataset and filtering it was trained with")

@@ -20,8 +20,10 @@ from logging import getLogger
 
 import recbole.config.configurator as recbole_configurator
 import torch
+import yaml
 from recbole.config import Config as RecBoleConfig
 
+from recbole_hier.known_keys import RECBOLE_KEYS, check_known
 from recbole_hier.registry import get_model
 
 PACKAGE_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
@@ -68,9 +70,26 @@ class Config(RecBoleConfig):
                     f"config file {path!r} does not exist (from config_file_list / --config_files)"
                 )
         super().__init__(model, dataset, config_file_list, config_dict)
+        # checked before any data is read: every key exists, and the typed ones parse
+        check_known(self.external_config_dict, "configuration (config files, config_dict, command line)")
+        RECBOLE_KEYS.validate(self)
         keys = getattr(self.model_class, "config_keys", None)
-        if keys is not None:  # a plugin model's typed keys: checked before any data is read
+        if keys is not None:
             keys.validate(self)
+
+    def _load_config_files(self, file_list):
+        # An empty (or comments-only) file sets nothing; anything but a mapping is refused
+        # by name instead of failing inside RecBole with a TypeError.
+        kept = []
+        for path in file_list or []:
+            with open(path, encoding="utf-8") as f:
+                loaded = yaml.load(f.read(), Loader=self.yaml_loader)
+            if loaded is None:
+                continue
+            if not isinstance(loaded, dict):
+                raise ValueError(f"config file {path!r} must hold 'key: value' lines, got a {type(loaded).__name__}")
+            kept.append(path)
+        return super()._load_config_files(kept)
 
     def compatibility_settings(self):
         # RecBole assigns np.float = np.float_, which numpy 2 removed; see compat.py.

@@ -5,12 +5,16 @@ the benchmark runner and the speed script all build through :func:`build`, so a 
 or option added here reaches all of them, and every run seeds, filters and splits alike.
 """
 
+import os
+import shutil
 from dataclasses import dataclass
 from logging import getLogger
 
 from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed
 
+from recbole_hier.checkpoint import data_identity
+from recbole_hier.files import write_text
 from recbole_hier.registry import create_dataset, get_model, get_trainer
 
 
@@ -46,6 +50,29 @@ def build(config, with_trainer=True, wrap_trainer=None):
     logger.info(model)
     built = Pipeline(config, dataset, train_data, valid_data, test_data, model)
     if with_trainer:
+        check_output_folder(config["checkpoint_dir"], model)  # RecBole's trainer creates it
         trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
         built.trainer = (wrap_trainer(trainer_class) if wrap_trainer else trainer_class)(config, model)
+        built.trainer.data_identity = data_identity(dataset)
+        folder = os.path.dirname(os.path.abspath(built.trainer.saved_model_file))
+        if folder != os.path.abspath(config["checkpoint_dir"]):  # a wrapper moved it (benchmark progress)
+            check_output_folder(folder, model)
     return built
+
+
+def check_output_folder(folder, model, spare_bytes=2**20):
+    """Fail before training, naming ``folder``, when it cannot hold a checkpoint of ``model``
+    (weights + the optimizer's two moments): unwritable, or the disk too full."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        write_text(probe, "ok")
+        os.unlink(probe)
+    except OSError as err:
+        raise OSError(f"cannot write checkpoints to {folder!r} ({err.strerror or err}); set checkpoint_dir "
+                      "to a writable folder") from None
+    needed = 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + spare_bytes
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(f"{folder!r} has {free / 2**20:.1f} MB free, a checkpoint of this model needs about "
+                      f"{needed / 2**20:.1f} MB; free space or set checkpoint_dir elsewhere")

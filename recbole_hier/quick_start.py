@@ -14,7 +14,7 @@ from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, set_color
 
 from recbole_hier import pipeline
-from recbole_hier.checkpoint import external_config, load_checkpoint, load_weights
+from recbole_hier.checkpoint import check_data, data_identity, external_config, load_checkpoint, load_weights
 from recbole_hier.config import Config
 
 
@@ -98,6 +98,7 @@ def load_data_and_model(model_file, device=None):
     config = Config(checkpoint["config"]["model"], checkpoint["config"]["dataset"],
                     config_dict=config_dict)
     run = pipeline.build(config, with_trainer=False)
-    load_weights(run.model, checkpoint)
+    check_data(checkpoint, data_identity(run.dataset), model_file)
+    load_weights(run.model, checkpoint, model_file)
     run.model.eval()
     return config, run.model, run.dataset, run.train_data, run.valid_data, run.test_data

@@ -56,15 +56,23 @@ def recbole_models():
     return models
 
 
+# RecBole models that turn configuration text into code: refused, so that no config file,
+# flag or checkpoint can run code (KD_DAGFM calls eval(config['teacher'])).
+REFUSED_MODELS = {"KD_DAGFM": "it builds its teacher network with eval(config['teacher'])"}
+
+
 def available_models():
     """Sorted names of every model ``get_model`` can return."""
-    return sorted({**recbole_models(), **plugin_models(), **_RECBOLE_EXLIB_MODELS})
+    return sorted(set({**recbole_models(), **plugin_models(), **_RECBOLE_EXLIB_MODELS}) - set(REFUSED_MODELS))
 
 
 def get_model(model_name):
     """Return the model class called ``model_name`` (plugin first, then RecBole)."""
     if not isinstance(model_name, str):
         raise TypeError(f"model name must be a str, got {type(model_name).__name__}")
+    if model_name in REFUSED_MODELS:
+        raise ValueError(f"model {model_name!r} is refused: {REFUSED_MODELS[model_name]}, so a "
+                         "configuration could run code")
     plugins = plugin_models()
     if model_name in plugins:
         return plugins[model_name]
@@ -118,6 +126,14 @@ def create_dataset(config):
                 f"config key {key!r} is set: recbole_hier does not load pickled "
                 f"datasets/dataloaders. Remove {key} from your configuration."
             )
+    # RecBole's data_preparation unpickles this file whenever it exists, whatever the keys say
+    planted = os.path.join(config["checkpoint_dir"], f"{config['dataset']}-for-{config['model']}-dataloader.pth")
+    if os.path.exists(planted):
+        raise ValueError(
+            f"{planted!r} exists: RecBole's data preparation would unpickle it (a pickle can run "
+            "arbitrary code). recbole_hier never loads saved dataloaders; delete the file (or move "
+            "checkpoint_dir) and rerun."
+        )
     if not os.path.isdir(config["data_path"]):
         # RecBole would try to download it, which fails offline with a network error.
         raise FileNotFoundError(

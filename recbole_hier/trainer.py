@@ -1,12 +1,15 @@
 """Trainers: RecBole's, with pickle-free checkpoints and a working CPU/DDP path, plus
 HierRec's KL annealing hook."""
 
+import os
+import uuid
+
 import torch.distributed as dist
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 from torch.nn.parallel import DistributedDataParallel
 
-from recbole_hier.checkpoint import config_state, load_checkpoint, load_weights, save_checkpoint
+from recbole_hier.checkpoint import check_data, config_state, load_checkpoint, load_weights, save_checkpoint
 
 
 class SafeCheckpointMixin:
@@ -26,11 +29,17 @@ class SafeCheckpointMixin:
             "state_dict": self.model.state_dict(),
             "other_parameter": self.model.other_parameter(),
             "optimizer": self.optimizer.state_dict(),
+            # set by recbole_hier.pipeline: the data a checkpoint may be loaded into
+            "data": getattr(self, "data_identity", None),
         }
 
-    def restore_state(self, checkpoint):
-        """Continue from :meth:`checkpoint_state`'s contents: weights, optimizer, counters."""
-        load_weights(self.model, checkpoint)
+    def restore_state(self, checkpoint, path="checkpoint", require_data=True):
+        """Continue from :meth:`checkpoint_state`'s contents: weights, optimizer, counters.
+        ``require_data=False``: a checkpoint that records no data identity is accepted
+        (benchmark progress, which is matched to its run by the run's config instead)."""
+        if getattr(self, "data_identity", None) is not None and (require_data or checkpoint.get("data")):
+            check_data(checkpoint, self.data_identity, path)
+        load_weights(self.model, checkpoint, path)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.start_epoch = checkpoint["epoch"] + 1
         self.cur_step = checkpoint["cur_step"]
@@ -53,7 +62,7 @@ class SafeCheckpointMixin:
                 f"not {self.config['model']!r}"
             )
         self.saved_model_file = resume_file
-        self.restore_state(checkpoint)
+        self.restore_state(checkpoint, resume_file)
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
@@ -69,8 +78,8 @@ class DistributedFixesMixin:
 
     * RecBole wraps the model with ``DistributedDataParallel(device_ids=[rank])``,
       which CPU modules reject: on CPU we wrap without ``device_ids`` (gloo).
-    * Each rank names its checkpoint from its own clock, so the ranks may disagree
-      on the file to reload: rank 0's name is broadcast to all ranks.
+    * Checkpoint names get the process id and a random suffix, so no two runs share one;
+      rank 0's name is broadcast, so every rank reloads the file rank 0 wrote.
     * Only rank 0 writes the checkpoint: the others wait for it before reloading.
     """
 
@@ -86,6 +95,10 @@ class DistributedFixesMixin:
                 config["single_spec"] = False
         if on_cpu:
             self.distributed_model = DistributedDataParallel(self.model)
+        # RecBole names the file <model>-<time to the second>.pth: two runs started in the
+        # same second would share (and overwrite) one best checkpoint
+        base, ext = os.path.splitext(self.saved_model_file)
+        self.saved_model_file = f"{base}-{os.getpid()}-{uuid.uuid4().hex[:6]}{ext}"
         if distributed:
             names = [self.saved_model_file]
             dist.broadcast_object_list(names, src=0)

@@ -129,7 +129,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
                     f"progress {self.last_path!r} was made with a different config for {stale}: "
                     f"delete {self.progress_dir!r} to start this run again")
             try:
-                self.restore_state(progress)
+                self.restore_state(progress, self.last_path, require_data=False)
             except (RuntimeError, ValueError, KeyError) as err:
                 raise CheckpointError(
                     f"progress {self.last_path!r} does not fit this model (was the code changed?): {err}; "

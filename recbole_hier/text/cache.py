@@ -2,9 +2,10 @@
 
 A table is stored under a key that hashes everything that determines it (the
 language model's files, pooling, max length, dtype, the rendering spec and every
-text). Files are written to a temporary name and renamed, so a crash never leaves
-half a table; on load the key, shape and dtype are checked, and a stale or
-corrupt file is reported and rebuilt.
+text), with a hash of its tensor bytes. Files are written to a temporary name and
+renamed, so a crash never leaves half a table; on load the bytes' hash, the key,
+shape and dtype are checked, and a stale or corrupt file is reported by name and
+rebuilt.
 """
 
 import hashlib
@@ -28,6 +29,11 @@ def cache_key(identity, spec, texts):
     return digest.hexdigest()
 
 
+def _digest(table):
+    """sha256 of a table's bytes, checked on every load."""
+    return hashlib.sha256(table.contiguous().numpy().tobytes()).hexdigest()
+
+
 class TableCache:
     """One cached table: ``<cache_dir>/<name>-<key[:16]>.safetensors``."""
 
@@ -48,6 +54,10 @@ class TableCache:
             self.logger.warning(f"text cache {self.path} is corrupt ({err}); rebuilding it")
             return None
         problem = None
+        if table is not None and metadata.get("sha256") != _digest(table):
+            self.logger.warning(f"text cache {self.path} is corrupt: its tensor bytes do not match the hash "
+                                "stored with them; rebuilding it")
+            return None
         if metadata.get("key") != self.key:
             problem = "its key does not match the current model/texts"
         elif table is None or table.dtype != torch.float32 or table.dim() != 2:
@@ -62,4 +72,5 @@ class TableCache:
     def save(self, table):
         """Write ``table`` atomically."""
         with atomic_path(self.path) as tmp:
-            save_file({"table": table.contiguous().float()}, tmp, metadata={"key": self.key})
+            table = table.contiguous().float()
+            save_file({"table": table}, tmp, metadata={"key": self.key, "sha256": _digest(table)})

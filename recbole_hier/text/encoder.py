@@ -35,6 +35,11 @@ def resolve_plm_path(name_or_path):
         return default_plm_path()
     path = os.path.expanduser(str(name_or_path))
     if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise FileNotFoundError(
+                f"plm_name_or_path {name_or_path!r} is a folder but not a transformers model: it "
+                "has no config.json. Point it at a folder written by save_pretrained()."
+            )
         return os.path.abspath(path)
     looks_like_hub_id = str(name_or_path).count("/") <= 1 and not str(name_or_path).startswith((".", "/", "~"))
     what = ("looks like a model hub id, and this project runs offline (it never downloads "
