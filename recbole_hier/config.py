@@ -23,7 +23,7 @@ import torch
 import yaml
 from recbole.config import Config as RecBoleConfig
 
-from recbole_hier.known_keys import RECBOLE_KEYS, check_known
+from recbole_hier.known_keys import PACKAGE_KEYS, RECBOLE_KEYS, check_known
 from recbole_hier.registry import get_model
 
 PACKAGE_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
@@ -73,6 +73,7 @@ class Config(RecBoleConfig):
         # checked before any data is read: every key exists, and the typed ones parse
         check_known(self.external_config_dict, "configuration (config files, config_dict, command line)")
         RECBOLE_KEYS.validate(self)
+        PACKAGE_KEYS.validate(self)
         keys = getattr(self.model_class, "config_keys", None)
         if keys is not None:
             keys.validate(self)
@@ -124,6 +125,7 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
+        self.internal_config_dict.update({key.name: key.default for key in PACKAGE_KEYS.keys})
         package_file = package_model_yaml(model)
         if os.path.isfile(package_file):
             # a plugin model built on a RecBole model (SASRecText on SASRec) inherits its

@@ -13,16 +13,25 @@ import os
 import uuid
 
 
+def _naming(err, path):
+    return OSError(err.errno, f"writing {path!r} failed: {err.strerror or err}")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise _naming(err, path) from err
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}-{os.path.basename(path)}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:  # a full disk says which file, not only "[Errno 28]"
+        raise _naming(err, path) from err
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

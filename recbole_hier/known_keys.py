@@ -39,6 +39,13 @@ RECBOLE_KEYS = KeySet("RecBole", [
 ])
 
 
+# keys of this package that every model (RecBole's too) reads; defaults set by Config
+PACKAGE_KEYS = KeySet("recbole_hier", [
+    Key("dropped_rows", "str", "log", "Interactions whose item or user has no row in the .item / .user "
+        "file: counted and logged, or an error.", choices=("log", "error")),
+])
+
+
 @lru_cache(maxsize=1)
 def recbole_keys():
     """Every key RecBole's own YAML files declare."""
@@ -56,7 +63,7 @@ def known_keys():
 
     plugin = {key.name for model in plugin_models().values()
               for key in getattr(getattr(model, "config_keys", None), "keys", [])}
-    return recbole_keys() | plugin | RUNTIME_KEYS
+    return recbole_keys() | plugin | RUNTIME_KEYS | set(PACKAGE_KEYS.by_name)
 
 
 def check_known(names, where="configuration"):

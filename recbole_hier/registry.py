@@ -18,6 +18,7 @@ from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import ModelType
 
 from recbole_hier import compat
+from recbole_hier.data.atomic_files import check_atomic_files
 
 # Packages of RecBole models that import with RecBole's own dependencies.
 _RECBOLE_MODEL_PACKAGES = (
@@ -140,6 +141,7 @@ def create_dataset(config):
             f"dataset folder {config['data_path']!r} does not exist: set data_path to the "
             f"folder that holds {config['dataset']}/ with {config['dataset']}.inter"
         )
+    check_atomic_files(config)  # before RecBole reads them: errors that name file, line and field
     declared = getattr(plugin_models().get(config["model"]), "dataset_class", None)
     if declared is not None:
         return declared(config)

@@ -126,6 +126,16 @@ class HierRecTrainer(SafeCheckpointMixin, DistributedFixesMixin, Trainer):
     checkpoint continues the schedule where it stopped.
     """
 
+    def _generate_train_loss_output(self, epoch_idx, s_time, e_time, losses):
+        """RecBole's epoch line, with each loss part under its name (ce_semantic, vae_kl,
+        aux_<level>_<field>, ...) instead of train_loss1..N."""
+        line = super()._generate_train_loss_output(epoch_idx, s_time, e_time, losses)
+        names = getattr(self.model, "loss_names", None)
+        if isinstance(losses, tuple) and names is not None and len(names) == len(losses):
+            for index in range(len(names), 0, -1):  # train_loss10 before train_loss1
+                line = line.replace(f"train_loss{index}", names[index - 1])
+        return line
+
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         model = self.model
         loss_func = loss_func or model.calculate_loss

@@ -59,3 +59,14 @@ def test_zero_weight_vanishes(built):
 def test_bad_aux_config(built, aux, message):
     with pytest.raises(ValueError, match=message):
         built(level_aux_targets=aux)
+
+
+def test_the_epoch_line_names_every_loss_part(make_config):
+    from recbole_hier import pipeline
+
+    run = pipeline.build(make_config(level_aux_targets=AUX))
+    losses = run.trainer._train_epoch(run.train_data, 0)
+    line = run.trainer._generate_train_loss_output(0, 0.0, 1.0, losses)
+    names = ["ce_semantic", "ce_lstm", "ce_tcn", "vae_ce", "vae_kl", "aux_semantic_genre", "aux_lstm_rating"]
+    assert run.model.loss_names == names and all(f"{name}\x1b" in line or f"{name}:" in line for name in names)
+    assert "train_loss" not in line

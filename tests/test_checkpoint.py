@@ -81,3 +81,11 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     os.umask(umask)
     save_checkpoint({"epoch": 1}, str(tmp_path / "c.pth"))
     assert os.stat(tmp_path / "c.pth").st_mode & 0o777 == 0o666 & ~umask == os.stat(path).st_mode & 0o777
+
+
+def test_a_write_that_fails_names_the_file(tmp_path):
+    from recbole_hier.files import write_text
+
+    (tmp_path / "blocker").write_text("")
+    with pytest.raises(OSError, match=r"writing '.*blocker/run.json' failed"):
+        write_text(tmp_path / "blocker" / "run.json", "{}")

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from recbole_hier.data.atomic_files import AtomicFileError
 from recbole_hier.text.templates import TextSpecError
 from recbole_hier.registry import create_dataset
 from tests.conftest import write_tiny_dataset
@@ -67,3 +68,47 @@ def test_dataset_folder_missing_is_not_downloaded(make_config, tmp_path, model):
     with pytest.raises(FileNotFoundError, match="does not exist") as err:
         create_dataset(make_config(model=model, dataset="absent", data_path=str(tmp_path)))
     assert os.path.join(str(tmp_path), "absent") in str(err.value)
+
+
+def _rewrite(folder, name, transform, suffix="inter"):
+    path = os.path.join(folder, f"{name}.{suffix}")
+    with open(path, "rb") as f:
+        raw = f.read()
+    with open(path, "wb") as f:
+        f.write(transform(raw))
+    return path
+
+
+@pytest.mark.parametrize("suffix, transform, message", [
+    ("inter", lambda raw: b"\xef\xbb\xbf" + raw, r"starts with a UTF-8 byte-order mark"),
+    ("item", lambda raw: raw.replace(b"story", b"st\xf6ry", 1), r"is not UTF-8: byte \d+ \(line 2\) is 0xf6; convert"),
+    ("inter", lambda raw: raw.replace(b"\t", b","), r"header is one column.*comma- or semicolon-separated"),
+    ("inter", lambda raw: raw.replace(b"rating:float", b"rating:number", 1), r"field 'rating' has type 'number'"),
+    ("inter", lambda raw: raw.replace(b"\n", b"\tabc\n", 2).replace(b"\tabc", b"", 1),
+     r"line 2: 5 values for 4 fields"),
+    ("inter", lambda raw: raw.split(b"\n", 1)[0] + b"\n" + raw.split(b"\n", 1)[1].replace(b"\t3\t", b"\tthree\t", 1),
+     r"line \d+, field 'rating' \(float\): 'three' is not a number"),
+    ("inter", lambda raw: b"", r"is empty"),
+    ("inter", lambda raw: raw.split(b"\n", 1)[0] + b"\n", r"has a header but no rows"),
+    ("item", lambda raw: raw.replace(b"genre:token_seq", b"title:token_seq", 1), r"names field 'title' twice"),
+])
+def test_bad_atomic_files_are_reported_with_file_line_and_field(make_config, tmp_path, suffix, transform, message):
+    folder = write_tiny_dataset(str(tmp_path / "data"))
+    _rewrite(folder, "tiny", transform, suffix)
+    with pytest.raises(AtomicFileError, match=message) as err:
+        create_dataset(make_config(data_path=str(tmp_path / "data")))
+    assert f"tiny.{suffix}" in str(err.value)
+
+
+def test_interactions_dropped_for_a_missing_item_are_counted(make_config, tmp_path, caplog):
+    folder = write_tiny_dataset(str(tmp_path / "data"))
+    _rewrite(folder, "tiny", lambda raw: b"\n".join(line for line in raw.split(b"\n") if not line.startswith(b"i7\t")),
+             "item")
+    with caplog.at_level("WARNING"):
+        dataset = create_dataset(make_config(data_path=str(tmp_path / "data"), item_text_fields=["title"]))
+    dropped = int(caplog.text.split(" of ")[0].split()[-1])
+    assert dropped > 0 and "have a item_id with no row in" in caplog.text and "RecBole drops them" in caplog.text
+    with open(os.path.join(folder, "tiny.inter")) as f:
+        assert dataset.inter_num == sum(1 for _ in f) - 1 - dropped  # exactly what was reported
+    with pytest.raises(AtomicFileError, match=r"dropped_rows: error"):
+        create_dataset(make_config(data_path=str(tmp_path / "data"), dropped_rows="error"))

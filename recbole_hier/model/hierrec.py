@@ -102,6 +102,11 @@ class HierRec(SequentialRecommender):
             module.bias.data.zero_()
             module.weight.data.fill_(1.0)
 
+    @property
+    def loss_names(self):
+        """Names of the parts ``calculate_loss`` returns, in order (for the training log)."""
+        return self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
+
     def set_kl_beta_for_step(self, step):
         """KL weight for optimisation step ``step`` (linear warm-up to ``kl_beta_max``)."""
         if self.kl_anneal_steps == 0:
