@@ -14,6 +14,8 @@ Adaptors (``text_adaptor``):
   Gaussian noise while training) mixes them.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -64,8 +66,31 @@ def text_adaptor(kind, in_size, hidden_size, dropout, n_experts=8):
     raise ValueError(f"unknown text_adaptor {kind!r}")
 
 
+class FrequencyGate(nn.Module):
+    """``g_i = sigmoid(a * log(1 + n_i) + b)``: how much of item i's ID embedding to use, from
+    its number of training interactions ``n_i`` (a, b learned; g = 0.5 at 5 interactions at
+    first). An ID embedding trained on few interactions (or only as a negative) is noise;
+    the gate lets the text carry rarely seen and unseen items."""
+
+    def __init__(self, train_counts):
+        super().__init__()
+        self.register_buffer("log_counts", torch.log1p(train_counts.float()))  # [n_items]
+        self.slope = nn.Parameter(torch.tensor(1.0))
+        self.offset = nn.Parameter(torch.tensor(-math.log1p(5.0)))
+
+    def forward(self, ids=None):  # [...] -> [...], or every item's gate [n_items]
+        log_counts = self.log_counts if ids is None else self.log_counts[ids]
+        return torch.sigmoid(self.slope * log_counts + self.offset)
+
+
+def train_counts(dataset):
+    """Training interactions per internal item id ``[n_items]`` (the targets of the train split)."""
+    return torch.bincount(dataset.inter_feat[dataset.iid_field].long(), minlength=dataset.item_num)
+
+
 class ItemRepresentation(nn.Module):
-    """Every item's vector: ``adapt(T[i])`` and/or ``E_id[i]`` (``item_repr``: text, id, text+id).
+    """Every item's vector: ``adapt(T[i])`` and/or ``E_id[i]`` (``item_repr``: text, id, text+id),
+    the ID part optionally scaled by a :class:`FrequencyGate` (``id_gate: frequency``).
 
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
@@ -74,7 +99,7 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8):
+                 n_experts=8, counts=None):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -88,14 +113,16 @@ class ItemRepresentation(nn.Module):
         # frozen: a parameter (moves with .to(), saved in state_dict, not a DDP-broadcast
         # buffer) that no weight initialisation touches
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
+        self.gate = FrequencyGate(counts) if counts is not None else None
 
     @classmethod
     def from_config(cls, config, dataset, dropout):
         """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts`` and ``hidden_size``,
         over the dataset's ``item_text_table``; ``dropout`` inside the adaptor."""
+        gated = config["id_gate"] == "frequency" and config["item_repr"] == "text+id"
         return cls(dataset.item_num, config["hidden_size"], config["item_repr"],
                    getattr(dataset, "item_text_table", None), config["text_adaptor"],
-                   dropout, config["moe_experts"])
+                   dropout, config["moe_experts"], train_counts(dataset) if gated else None)
 
     @property
     def weight(self):  # [n_items H]
@@ -103,11 +130,15 @@ class ItemRepresentation(nn.Module):
         if self.uses_text:
             table = self.adaptor(self.text)
         if self.uses_id:
-            table = table + self.id_embedding.weight
+            ids = self.id_embedding.weight
+            table = table + (ids if self.gate is None else self.gate().unsqueeze(-1) * ids)
         return table
 
     def forward(self, ids):  # [...] -> [... H]
         if not self.uses_text or self.text.size(0) <= ids.numel():
             return F.embedding(ids, self.weight)
         rows = self.adaptor(F.embedding(ids, self.text))
-        return rows + self.id_embedding(ids) if self.uses_id else rows
+        if not self.uses_id:
+            return rows
+        id_rows = self.id_embedding(ids)
+        return rows + (id_rows if self.gate is None else self.gate(ids).unsqueeze(-1) * id_rows)

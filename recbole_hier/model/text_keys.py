@@ -48,4 +48,6 @@ ITEM_KEYS = [
     Key("text_adaptor", "str", "linear", "Trainable projection of the frozen text vectors (moe: UniSRec's "
         "mixture of whitening experts).", choices=("linear", "mlp", "moe")),
     Key("moe_experts", "int", 8, "Experts of the moe adaptor.", low=1),
+    Key("id_gate", "str", "none", "With text+id: scale each item's ID embedding by a learned gate on its "
+        "training interactions (frequency), so text carries rarely seen items.", choices=("none", "frequency")),
 ]
