@@ -17,7 +17,8 @@ fixed here, scoped as narrowly as possible, and applied once by :func:`apply`
   and restore the anomaly mode the process had before.
 * pandas 3 breaks RecBole's ``token_seq`` parsing (``fillna(inplace=True)`` on a
   chained selection): ``setup.py`` pins ``pandas<3``. pandas 2.x still warns about
-  it on every load; that one FutureWarning from ``recbole.data.dataset`` is muted.
+  it on every load, and about ``Series.agg(len)``; torch about RecBole's
+  ``torch.cuda.amp.GradScaler``: those FutureWarnings are muted where RecBole raises them.
 * ``recbole.quick_start`` imports ``ray`` at the top; we never import it (our own
   ``quick_start`` replaces it), so ray stays optional.
 * torch >= 2.6 loads checkpoints with ``weights_only=True`` and RecBole pickles its
@@ -76,6 +77,15 @@ _NUMPY_FOR_MODULES = {
 }
 
 
+# FutureWarnings RecBole 1.2.1's own code raises on every run with pandas 2 / torch 2.x,
+# muted where they arise (message and module), nowhere else.
+_FUTURE_WARNINGS = (
+    (".*inplace method.*", r"recbole\.data\.dataset"),
+    (r"using <built-in function len> in Series\.agg", r"recbole\.data\.dataset"),
+    (r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated", r"recbole\.trainer\.trainer"),
+)
+
+
 def _give_numpy(module_name, numpy_view):
     try:
         module = importlib.import_module(module_name)
@@ -95,10 +105,8 @@ def import_sequential_models_without_anomaly_mode():
 
 def apply():
     """Apply every fix; idempotent (imports are cached, assignments repeatable)."""
-    warnings.filterwarnings(
-        "ignore", message=".*inplace method.*", category=FutureWarning,
-        module=r"recbole\.data\.dataset",
-    )
+    for message, module in _FUTURE_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning, module=module)
     import_sequential_models_without_anomaly_mode()
     for name, numpy_view in _NUMPY_FOR_MODULES.items():
         _give_numpy(name, numpy_view)

@@ -74,3 +74,18 @@ def test_unknown_model_lists_the_models_instead_of_lightgbm():
     assert "HierRec" in message and "BERT4Rec" in message and "GRU4Rec" in message
     assert get_model("SASRec").__name__ == "SASRec"
     assert get_model("HierRec").__name__ == "HierRec"
+
+
+def test_a_normal_run_prints_no_library_future_warning(tiny_data, tiny_bert, tmp_path):
+    import yaml
+
+    from tests.conftest import tiny_config_dict
+
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, tiny_bert, tmp_path)))
+    out = subprocess.run([sys.executable, os.path.join(REPO, "run_recbole_hier.py"), "--dataset=tiny",
+                          f"--config_files={config_file}", "--epochs=1"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": REPO})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "test_result: " in out.stdout
+    assert "FutureWarning" not in out.stderr, out.stderr[-2000:]
