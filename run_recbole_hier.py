@@ -34,6 +34,13 @@ def parse_args(argv=None):
     parser.add_argument("--max_evals", type=int, default=100, help="trials for random/bayes")
     parser.add_argument("--early_stop", type=int, default=10, help="stop after this many trials without improvement")
     parser.add_argument("--hyper_output", default="hyper/result", help="table path prefix (.md, .csv)")
+    parser.add_argument("--recommend", action="store_true", help="write top-k lists from --model_file")
+    parser.add_argument("--model_file", default=None, help="checkpoint to recommend with")
+    parser.add_argument("--users", default=None, help="comma-separated user tokens (default: every user)")
+    parser.add_argument("--users_file", default=None, help="file with one user token a line")
+    parser.add_argument("--topk", type=int, default=10, help="items per user")
+    parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")
+    parser.add_argument("--output", default="recommendations.csv", help=".csv or .jsonl")
     parser.add_argument("--benchmark", default=None, metavar="SUITE",
                         help="run a benchmark suite (python -m recbole_hier.benchmark --suite SUITE)")
     args, unknown = parser.parse_known_args(argv)
@@ -41,6 +48,13 @@ def parse_args(argv=None):
         return args, unknown  # the benchmark's own flags (--results, --only, --report_only)
     if args.hyper and not args.params_file:
         parser.error("--hyper needs --params_file")
+    if args.recommend:
+        if not args.model_file:
+            parser.error("--recommend needs --model_file")
+        if str(args.exclude_seen).lower() not in ("true", "false", "yes", "no", "1", "0"):
+            parser.error(f"--exclude_seen must be true or false, got {args.exclude_seen!r}")
+        if unknown:
+            parser.error(f"--recommend takes no config overrides (the checkpoint holds its config): {unknown}")
     for arg in unknown:
         if not arg.startswith("--") or "=" not in arg:
             parser.error(f"unrecognised argument {arg!r}: config overrides look like --key=value")
@@ -53,6 +67,8 @@ def main(argv=None):
         from recbole_hier.benchmark.__main__ import main as benchmark
 
         return benchmark(["--suite", args.benchmark] + overrides)
+    if args.recommend:
+        return _recommend(args)
     from recbole_hier import run
     from recbole_hier.presets import preset_files
 
@@ -78,6 +94,23 @@ def main(argv=None):
             metrics = result[name] or {}
             print(f"{name}: " + "  ".join(f"{k}={float(v):.4f}" for k, v in metrics.items()))
     return result
+
+
+def _recommend(args):
+    import time
+
+    from recbole_hier.recommend import check_output, read_users, recommend, write_recommendations
+
+    check_output(args.output)
+    users = read_users(args.users, args.users_file)
+    start = time.perf_counter()
+    rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"))
+    seconds = time.perf_counter() - start
+    write_recommendations(rows, args.output)
+    n_users = len({row[0] for row in rows})
+    print(f"top-{args.topk} for {n_users} users written to {args.output} "
+          f"({seconds:.1f} s including data loading)")
+    return rows
 
 
 if __name__ == "__main__":
