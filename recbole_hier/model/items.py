@@ -130,15 +130,15 @@ class ItemRepresentation(nn.Module):
         if self.uses_text:
             table = self.adaptor(self.text)
         if self.uses_id:
-            ids = self.id_embedding.weight
-            table = table + (ids if self.gate is None else self.gate().unsqueeze(-1) * ids)
+            table = table + self._id_rows()
         return table
+
+    def _id_rows(self, ids=None):  # the (gated) ID embedding of ``ids``, or of every item
+        rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
+        return rows if self.gate is None else self.gate(ids).unsqueeze(-1) * rows
 
     def forward(self, ids):  # [...] -> [... H]
         if not self.uses_text or self.text.size(0) <= ids.numel():
             return F.embedding(ids, self.weight)
         rows = self.adaptor(F.embedding(ids, self.text))
-        if not self.uses_id:
-            return rows
-        id_rows = self.id_embedding(ids)
-        return rows + (id_rows if self.gate is None else self.gate(ids).unsqueeze(-1) * id_rows)
+        return rows + self._id_rows(ids) if self.uses_id else rows
