@@ -38,6 +38,10 @@ def parse_args(argv=None):
     parser.add_argument("--model_file", default=None, help="checkpoint to recommend with")
     parser.add_argument("--users", default=None, help="comma-separated user tokens (default: every user)")
     parser.add_argument("--users_file", default=None, help="file with one user token a line")
+    parser.add_argument("--history", default=None, help="a new user's items, oldest first (a,b,c)")
+    parser.add_argument("--history_file", default=None, help="file of new users: label<TAB>item,item,... a line")
+    parser.add_argument("--new_items", default=None, help=".item file of items to rank beside the trained ones")
+    parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")
     parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")
     parser.add_argument("--output", default="recommendations.csv", help=".csv or .jsonl")
@@ -99,14 +103,27 @@ def main(argv=None):
 def _recommend(args):
     import time
 
-    from recbole_hier.recommend import check_output, read_users, recommend, write_recommendations
+    from recbole_hier.recommend import (
+        RecommendError,
+        check_output,
+        read_histories,
+        read_users,
+        recommend,
+        write_recommendations,
+    )
 
     check_output(args.output)
     users = read_users(args.users, args.users_file)
+    histories = read_histories(args.history, args.history_file)
+    if users is not None and histories is not None:
+        raise RecommendError("give known users (--users, --users_file) or new ones (--history, --history_file), "
+                             "not both")
+    item_fields = [f.strip() for f in args.item_fields.split(",") if f.strip()]
     start = time.perf_counter()
-    rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"))
+    rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"),
+                     histories=histories, new_items=args.new_items, item_fields=item_fields)
     seconds = time.perf_counter() - start
-    write_recommendations(rows, args.output)
+    write_recommendations(rows, args.output, item_fields)
     n_users = len({row[0] for row in rows})
     print(f"top-{args.topk} for {n_users} users written to {args.output} "
           f"({seconds:.1f} s including data loading)")

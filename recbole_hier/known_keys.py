@@ -43,6 +43,12 @@ RECBOLE_KEYS = KeySet("RecBole", [
 PACKAGE_KEYS = KeySet("recbole_hier", [
     Key("dropped_rows", "str", "log", "Interactions whose item or user has no row in the .item / .user "
         "file: counted and logged, or an error.", choices=("log", "error")),
+    Key("history_storage", "str", "recbole", "Sequential training histories: RecBole's [N, L] copy per prefix, or "
+        "an index into one flat array per field, gathered per batch (data/indexed_histories.py; same samples, "
+        "memory linear in the data).", choices=("recbole", "index")),
+    Key("cold_item_ratio", "float", 0.0, "Fraction of items held out of training entirely (the cold-item "
+        "protocol, data/cold_items.py); 0 = none.", low=0.0, high=1.0, high_open=True),
+    Key("cold_item_seed", "int", 0, "Seed of the draw of cold items (the same items for every model and seed)."),
 ])
 
 

@@ -7,6 +7,7 @@ or option added here reaches all of them, and every run seeds, filters and split
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from logging import getLogger
 
@@ -14,6 +15,7 @@ from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed
 
 from recbole_hier.checkpoint import data_identity
+from recbole_hier.data.cold_items import exclude_from_training
 from recbole_hier.files import write_text
 from recbole_hier.registry import create_dataset, get_model, get_trainer
 
@@ -29,24 +31,31 @@ class Pipeline:
     trainer: object = None
 
 
-def build(config, with_trainer=True, wrap_trainer=None):
+def build(config, with_trainer=True, wrap_trainer=None, on_stage=None):
     """Build everything a run needs from a :class:`recbole_hier.config.Config`.
 
     Args:
         with_trainer: also build the trainer (``load_data_and_model`` needs none).
         wrap_trainer: ``trainer_class -> trainer_class``, for callers that add hooks
             (the benchmark's timing and resumable progress).
+        on_stage: ``(stage name, seconds) -> None``, called as each stage ends
+            (``create_dataset``, ``data_preparation``, ``model``, ``trainer``): the scale benchmark.
     """
+    clock = _StageClock(on_stage)
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()
     logger.info(config)
     dataset = create_dataset(config)
+    clock.done("create_dataset")
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
+    clock.done("data_preparation")
     # as RecBole's quick start: each rank of a distributed run initialises from its own seed
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    exclude_from_training(model, getattr(dataset, "cold_item_ids", ()), dataset.item_num)
+    clock.done("model")
     logger.info(model)
     built = Pipeline(config, dataset, train_data, valid_data, test_data, model)
     if with_trainer:
@@ -57,7 +66,19 @@ def build(config, with_trainer=True, wrap_trainer=None):
         folder = os.path.dirname(os.path.abspath(built.trainer.saved_model_file))
         if folder != os.path.abspath(config["checkpoint_dir"]):  # a wrapper moved it (benchmark progress)
             check_output_folder(folder, model)
+        clock.done("trainer")
     return built
+
+
+class _StageClock:
+    def __init__(self, on_stage):
+        self.on_stage, self.start = on_stage, time.perf_counter()
+
+    def done(self, stage):
+        if self.on_stage is not None:
+            now = time.perf_counter()
+            self.on_stage(stage, now - self.start)
+            self.start = now
 
 
 def check_output_folder(folder, model, spare_bytes=2**20):

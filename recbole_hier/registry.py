@@ -14,11 +14,14 @@ import difflib
 import importlib
 import os
 
+from recbole.data.dataset import SequentialDataset
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import ModelType
 
 from recbole_hier import compat
 from recbole_hier.data.atomic_files import check_atomic_files
+from recbole_hier.data.cold_items import with_cold_items
+from recbole_hier.data.indexed_histories import with_indexed_histories
 
 # Packages of RecBole models that import with RecBole's own dependencies.
 _RECBOLE_MODEL_PACKAGES = (
@@ -142,15 +145,28 @@ def create_dataset(config):
             f"folder that holds {config['dataset']}/ with {config['dataset']}.inter"
         )
     check_atomic_files(config)  # before RecBole reads them: errors that name file, line and field
+    dataset_class = _dataset_class(config)
+    if config["history_storage"] == "index":
+        if not issubclass(dataset_class, SequentialDataset):
+            raise ValueError(f"history_storage: index is for sequential models; {config['model']} is not one")
+        dataset_class = with_indexed_histories(dataset_class)
+    if config["cold_item_ratio"]:
+        if config["MODEL_TYPE"] != ModelType.SEQUENTIAL:
+            raise ValueError(f"cold_item_ratio is a protocol of sequential models; {config['model']} is not one")
+        dataset_class = with_cold_items(dataset_class)
+    return dataset_class(config)
+
+
+def _dataset_class(config):
     declared = getattr(plugin_models().get(config["model"]), "dataset_class", None)
     if declared is not None:
-        return declared(config)
+        return declared
     dataset_module = importlib.import_module("recbole.data.dataset")
     special = getattr(dataset_module, config["model"] + "Dataset", None)
     if special is not None:
-        return special(config)
+        return special
     type2class = {
         ModelType.SEQUENTIAL: "SequentialDataset",
         ModelType.KNOWLEDGE: "KnowledgeBasedDataset",
     }
-    return getattr(dataset_module, type2class.get(config["MODEL_TYPE"], "Dataset"))(config)
+    return getattr(dataset_module, type2class.get(config["MODEL_TYPE"], "Dataset"))

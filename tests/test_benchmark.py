@@ -450,3 +450,31 @@ def test_the_verdict_says_which_condition_fails(tmp_path, outcome, expected):
     assert expected in line, line
     assert ("best finished baseline" in line) == (outcome == "unfinished")
     assert "by seed 2020: " in line and "| test ndcg@10 by seed |" in table
+
+
+def test_the_leaderboard_splits_cold_and_warm_targets(tmp_path):
+    from recbole_hier.benchmark.report import write_all
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "seeds": [1, 2], "reference": "M", "datasets": {"a": {}},
+                                    "models": {"M": {}, "B": {}}}))
+    plan = Plan.load(str(path))
+    store = RunStore(str(tmp_path / "runs"))
+    targets = ["c1", "w1", "w2", "c2"]  # users u0..u3; c1 and c2 were held out
+    for name, values in (("M", [0.5, 0.0, 0.25, 0.0]), ("B", [0.0, 1.0, 0.5, 0.0])):
+        for spec in plan.seeded_runs("a", name):
+            record = _record("a", name, spec.seed, values, spec.config)
+            record["per_user"]["target"] = targets
+            record["cold_items"] = ["c1", "c2"]
+            store.write(spec.key, record)
+    write_all(plan, store, str(tmp_path / "out"))
+    table = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "| model | cold NDCG@10 (n=2) | cold Recall@10 | warm NDCG@10 (n=2) | warm Recall@10 |" in table
+    assert "| M | 0.2500 | 0.5000 | 0.1250 | 0.5000 |" in table
+    assert "| B | 0.0000 | 0.0000 | 0.7500 | 1.0000 |" in table
+    other = plan.seeded_runs("a", "B")[0]
+    record = store.load(other.key)
+    record["cold_items"] = ["c1"]
+    store.write(other.key, record)
+    with pytest.raises(ValueError, match="held out different cold items"):
+        write_all(plan, store, str(tmp_path / "out2"))

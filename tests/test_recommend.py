@@ -6,11 +6,12 @@ import json
 import os
 
 import pytest
+import torch
 import yaml
 
 import run_recbole_hier
 from recbole_hier import load_data_and_model
-from recbole_hier.recommend import Histories, RecommendError, read_users, recommend
+from recbole_hier.recommend import Histories, RecommendError, Recommender, read_histories, read_users, recommend
 from tests.conftest import tiny_config_dict
 
 
@@ -24,11 +25,12 @@ def trained(tiny_data, tiny_bert, tmp_path_factory):
     os.chdir(work)  # RecBole's log folders
     try:
         files = {}
-        for model in ("HierRec", "SASRec"):
-            config = {**tiny_config_dict(tiny_data, tiny_bert, work), "n_layers": 1}
+        for name, model, extra in (("HierRec", "HierRec", {"id_dropout": 0.5}), ("SASRec", "SASRec", {}),
+                                   ("HierRec-text", "HierRec", {"item_repr": "text"})):
+            config = {**tiny_config_dict(tiny_data, tiny_bert, work), "n_layers": 1, **extra}
             result = train(model, "tiny", [os.path.join(os.path.dirname(__file__), "..", "properties", "protocol",
                                                         "sequential.yaml")], config)
-            files[model] = result["saved_model_file"]
+            files[name] = result["saved_model_file"]
     finally:
         os.chdir(cwd)
     return files
@@ -65,8 +67,9 @@ def test_the_history_is_everything_the_files_hold(trained, tiny_data):
     config, model, dataset, *_ = load_data_and_model(trained["HierRec"])
     histories = Histories(dataset, config)
     uid = dataset.field2token_id["user_id"]["u3"]
-    interaction, lengths = histories.batch([uid], ["item_id"])
-    tokens = [dataset.field2id_token["item_id"][i] for i in interaction["item_id_list"][0, : lengths[0]]]
+    interaction = histories.batch([uid], ["item_id"])
+    length = interaction[config["ITEM_LIST_LENGTH_FIELD"]][0]
+    tokens = [dataset.field2id_token["item_id"][i] for i in interaction["item_id_list"][0, :length]]
     assert tokens == _history(tiny_data)["u3"][-config["MAX_ITEM_LIST_LENGTH"]:]  # the test item included
 
 
@@ -103,3 +106,107 @@ def _empty(tmp_path):
     path = tmp_path / "empty.txt"
     path.write_text("\n")
     return path
+
+
+@pytest.mark.parametrize("model", ["HierRec", "SASRec"])
+def test_a_new_users_history_is_scored_like_a_known_users(trained, tiny_data, model):
+    history = _history(tiny_data)["u3"]
+    known = recommend(trained[model], users=["u3"], topk=5)
+    new = recommend(trained[model], histories=[("someone", history)], topk=5)
+    assert [row[0] for row in new] == ["someone"] * 5
+    assert [row[1:3] for row in new] == [row[1:3] for row in known]
+    assert [row[3] for row in new] == pytest.approx([row[3] for row in known], rel=1e-5)
+    shorter = recommend(trained[model], histories=[("a", history[:3]), ("b", history[-2:])], topk=3)
+    assert [row[0] for row in shorter] == ["a"] * 3 + ["b"] * 3
+    assert not {item for label, _, item, _ in shorter if label == "a"} & set(history[:3])
+
+
+def _new_items_file(tiny_data, tmp_path, rows, fields=("item_id", "title", "genre")):
+    """A --new_items file: each (new id, old id) row copies the old item's columns ``fields``."""
+    with open(os.path.join(tiny_data, "tiny", "tiny.item")) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        lines = {line.split("\t")[0]: line.rstrip("\n").split("\t") for line in f}
+    columns = [i for i, column in enumerate(header) if column.split(":")[0] in fields]
+    path = tmp_path / "new.item"
+    text = "\t".join(header[i] for i in columns) + "\n"
+    for new, old in rows:
+        text += "\t".join([new] + [lines[old][i] for i in columns[1:]]) + "\n"
+    path.write_text(text)
+    return str(path)
+
+
+def _most_recommended(rows):
+    counts = {}
+    for _, _, item, _ in rows:
+        counts[item] = counts.get(item, 0) + 1
+    return max(counts, key=counts.get), counts
+
+
+def test_a_new_item_with_an_items_text_scores_as_that_item_by_text(trained, tiny_data, tmp_path):
+    popular, counts = _most_recommended(recommend(trained["HierRec-text"], topk=10, exclude_seen=False))
+    path = _new_items_file(tiny_data, tmp_path, [("brand-new", popular)])
+    recommender = Recommender.load(trained["HierRec-text"])
+    original = recommender.model.items.text[recommender.token2item[popular]].clone()
+    assert recommender.add_items(path) == ["brand-new"]
+    new_id = recommender.token2item["brand-new"]
+    assert new_id == recommender.dataset.item_num  # after every trained item
+    # the same text through the model's own template and language model: the same frozen vector
+    assert torch.allclose(recommender.model.items.text[new_id], original, atol=1e-5)
+    rows = recommender.for_users(topk=11, exclude_seen=False, item_fields=["title"])
+    scores = {(user, item): score for user, _, item, score, _ in rows}
+    users = {user for user, _, item, _, _ in rows if item == popular}
+    assert len(users) == counts[popular] > 0  # wherever the original is in the top-10 ...
+    for user in users:  # ... its copy is beside it, with its score
+        assert scores[(user, "brand-new")] == pytest.approx(scores[(user, popular)], abs=1e-5)
+    titles = {item: title for _, _, item, _, title in rows}
+    assert titles["brand-new"] == titles[popular] and titles[popular].endswith("story")
+
+
+def test_a_new_item_of_a_text_and_id_model_is_its_text_part(trained, tiny_data, tmp_path):
+    path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5"), ("newer", "i6")])
+    recommender = Recommender.load(trained["HierRec"])
+    items = recommender.model.items
+    old = items.weight.detach().clone()
+    recommender.add_items(path)
+    table = items.weight.detach()  # [n_items+2 H]
+    assert torch.equal(table[: len(old)], old)  # trained items unchanged
+    five, six = recommender.token2item["i5"], recommender.token2item["i6"]
+    text_part = items.adaptor(items.text[[five, six]]).detach()
+    assert torch.allclose(table[-2:], text_part, atol=1e-6) and not torch.allclose(table[-2:], old[[five, six]])
+    cli = tmp_path / "with-new.jsonl"
+    run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", f"--new_items={path}",
+                           "--history=i1,i2,brand-new", "--item_fields=title,genre", f"--output={cli}"])
+    lines = [json.loads(line) for line in cli.read_text().splitlines()]
+    assert len(lines) == 10 and {"title", "genre"} <= set(lines[0]) and lines[0]["user"] == "new"
+    assert "brand-new" not in {line["item"] for line in lines}  # seen: it is in the history
+
+
+def test_new_items_are_refused_where_they_cannot_be_scored(trained, tiny_data, tmp_path):
+    path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i3")])
+    with pytest.raises(RecommendError, match="SASRec .* cannot score items it never saw"):
+        recommend(trained["SASRec"], new_items=path)
+    no_text = _new_items_file(tiny_data, tmp_path, [("brand-new", "i3")], fields=("item_id", "title"))
+    with pytest.raises(RecommendError, match=r"lacks column\(s\) \['genre'\]"):
+        recommend(trained["HierRec"], new_items=no_text)
+    taken = _new_items_file(tiny_data, tmp_path, [("i3", "i4")])
+    with pytest.raises(RecommendError, match="already items of tiny .*i3"):
+        recommend(trained["HierRec"], new_items=taken)
+    with pytest.raises(RecommendError, match="--new_items: .*missing.item does not exist"):
+        recommend(trained["HierRec"], new_items=str(tmp_path / "missing.item"))
+
+
+def test_bad_histories_are_refused(trained, tmp_path):
+    with pytest.raises(RecommendError, match=r"1 item\(s\) of the histories are not items of tiny \(e.g. nope\)"):
+        recommend(trained["HierRec"], histories=[("x", ["i1", "nope"])])
+    bad = tmp_path / "histories.tsv"
+    bad.write_text("a\ti1,i2\nb i3\n")
+    with pytest.raises(RecommendError, match="histories.tsv, line 2: expected 'label<TAB>item"):
+        read_histories(history_file=str(bad))
+    bad.write_text("a\ti1\na\ti2\n")
+    with pytest.raises(RecommendError, match="line 2: label 'a' is used twice"):
+        read_histories(history_file=str(bad))
+    with pytest.raises(RecommendError, match="--item_fields: 'colour' is not an item field"):
+        recommend(trained["HierRec"], users=["u1"], item_fields=["colour"])
+    with pytest.raises(RecommendError, match="known users .* or new ones"):
+        run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", "--users=u1", "--history=i1",
+                               f"--output={tmp_path / 'r.csv'}"])

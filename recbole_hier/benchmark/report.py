@@ -229,8 +229,38 @@ def write_markdown(plan, store, rows, seeded, grid, path):
             lines.append("| " + " | ".join(cells) + " |")
         lines += ([""] + _verdict_lines(plan, store, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
                   + _cap_lines(dataset, list(seeded) + list(grid))
-                  + _ablation_lines(plan, dataset, runs) + _breakdown_lines(plan, dataset, runs) + [""])
+                  + _ablation_lines(plan, dataset, runs) + _cold_lines(plan, dataset, runs)
+                  + _breakdown_lines(plan, dataset, runs) + [""])
     write_text(path, "\n".join(lines) + "\n")
+
+
+def _cold_lines(plan, dataset, runs):
+    """Cold-item protocol: test NDCG@10 and Recall@10 on targets that were held out of
+    training (cold) and on the others (warm)."""
+    runs = [r for r in runs if r["dataset"] == dataset and r.get("cold_items") and "target" in r["per_user"]]
+    if not runs:
+        return []
+    cold = set(runs[0]["cold_items"])
+    if any(set(r["cold_items"]) != cold for r in runs):
+        raise ValueError(f"{dataset}: runs of this suite held out different cold items; rerun them with one "
+                         "cold_item_seed and cold_item_ratio")
+    groups = {u: "cold" if t in cold else "warm" for u, t in zip(runs[0]["per_user"]["user"],
+                                                                  runs[0]["per_user"]["target"])}
+    n = {g: sum(v == g for v in groups.values()) for g in ("cold", "warm")}
+    lines = [f"Cold-item protocol: {len(cold)} items held out of training (cold_item_ratio). Test metrics "
+             "over seeds on targets that are cold items and on the others:", "",
+             f"| model | cold NDCG@10 (n={n['cold']}) | cold Recall@10 | warm NDCG@10 (n={n['warm']}) "
+             "| warm Recall@10 |", "|---|---|---|---|---|"]
+    for name in plan.models:
+        model_runs = [r for r in runs if r["name"] == name]
+        if not model_runs:
+            continue
+        ndcg = stats.breakdown(stats.per_user_mean(model_runs), groups)
+        recall = stats.breakdown(stats.per_user_mean(model_runs, of=lambda v: float(v > 0)), groups)
+        cells = [f"{table[g][0]:.4f}" if g in table else "n/a" for g in ("cold", "warm")
+                 for table in (ndcg, recall)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _breakdown_lines(plan, dataset, runs):

@@ -122,6 +122,9 @@ def _execute(spec, store, deadline=None):
         record["per_user"]["history_length"] = feat[config["ITEM_LIST_LENGTH_FIELD"]].tolist()
         counts = np.bincount(train._dataset.inter_feat[iid].numpy(), minlength=dataset.item_num)
         record["train_item_counts"] = {str(tokens[iid][i]): int(c) for i, c in enumerate(counts) if c}
+    cold = getattr(dataset, "cold_item_ids", ())
+    if len(cold):  # the cold-item protocol: which items training never saw
+        record["cold_items"] = [str(tokens[iid][i]) for i in cold.tolist()]
     if len(record["per_user"]["user"]) != len(record["per_user"]["ndcg@10"]):
         raise RuntimeError("per-user NDCG does not line up with the evaluated users")
     store.write(spec.key, record)

@@ -30,12 +30,13 @@ def paired_seed_test(reference, other):
     return float(stats.ttest_rel(a, b).pvalue)
 
 
-def per_user_mean(runs):
-    """Seed-averaged NDCG@10 per user token over ``runs`` of one model."""
+def per_user_mean(runs, of=lambda ndcg: ndcg):
+    """Seed-averaged NDCG@10 (or ``of(NDCG@10)``) per user token over ``runs`` of one model.
+    With one target per user, ``ndcg > 0`` is that user's Recall@10."""
     total, count = {}, {}
     for run in runs:
         for user, value in zip(run["per_user"]["user"], run["per_user"]["ndcg@10"]):
-            total[user] = total.get(user, 0.0) + value
+            total[user] = total.get(user, 0.0) + of(value)
             count[user] = count.get(user, 0) + 1
     return {u: total[u] / count[u] for u in total}
 

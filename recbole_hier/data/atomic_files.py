@@ -91,6 +91,16 @@ def _check_rows(path, text, fields, separator, seq_separator, wanted):
     return rows
 
 
+def read_atomic_file(path, separator="\t", seq_separator=" "):
+    """``(fields, rows)`` of one atomic file, checked as above: ``fields`` is ``[(name, type)]``,
+    ``rows`` the rows' values as strings."""
+    if not os.path.isfile(path):
+        raise AtomicFileError(f"{path} does not exist")
+    text = _text(path)
+    fields = _header(path, text.split("\n", 1)[0], separator)
+    return fields, _check_rows(path, text, fields, separator, seq_separator, None)
+
+
 def check_atomic_files(config):
     """Check the dataset's atomic files; count the interactions RecBole will drop."""
     folder, name = config["data_path"], config["dataset"]

@@ -17,7 +17,7 @@ from torch import nn
 from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
-from recbole_hier.model.items import ItemRepresentation
+from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
 from recbole_hier.model.levels import (
     MultiScaleLevel,
     Readout,
@@ -31,7 +31,7 @@ from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 from recbole_hier.trainer import HierRecTrainer
 
-class HierRec(SequentialRecommender):
+class HierRec(NewItemsMixin, SequentialRecommender):
     r"""Text-aware sequential recommender: I1 (semantic) -> I2 (BiLSTM) -> I3 (TCN) -> VAE.
 
     ``forward`` returns one user vector ``[B H]`` per level (I1 first, top last).
@@ -107,12 +107,20 @@ class HierRec(SequentialRecommender):
         """Names of the parts ``calculate_loss`` returns, in order (for the training log)."""
         return self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
 
+    def exclude_from_training(self, item_ids):
+        """Leave ``item_ids`` out of every training softmax (``data/cold_items.py``)."""
+        self.loss_fct.excluded_items = item_ids
+
     def set_kl_beta_for_step(self, step):
         """KL weight for optimisation step ``step`` (linear warm-up to ``kl_beta_max``)."""
         if self.kl_anneal_steps == 0:
             self.kl_beta = self.kl_beta_max
         else:
             self.kl_beta = self.kl_beta_max * min(1.0, step / self.kl_anneal_steps)
+
+    @property
+    def item_representation(self):  # what NewItemsMixin extends
+        return self.items
 
     def item_table(self):
         """Every item's vector ``[n_items H]``: projected once per step, then gathered."""

@@ -92,6 +92,11 @@ class ItemRepresentation(nn.Module):
     """Every item's vector: ``adapt(T[i])`` and/or ``E_id[i]`` (``item_repr``: text, id, text+id),
     the ID part optionally scaled by a :class:`FrequencyGate` (``id_gate: frequency``).
 
+    An item without a trained ID embedding (added after training with :meth:`add_items`, or
+    masked out by ``id_mask``) is its text alone, ``adapt(T[i])``. ``id_dropout`` p trains
+    for that: while training, each item's ID part is left out with probability p (per item,
+    per table access, not rescaled), so text-only vectors are scored on the same scale.
+
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
     or the rows (the adaptors act row by row, so both orders agree, up to the MoE's
@@ -99,7 +104,7 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8, counts=None):
+                 n_experts=8, counts=None, id_dropout=0.0):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -114,15 +119,24 @@ class ItemRepresentation(nn.Module):
         # buffer) that no weight initialisation touches
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
         self.gate = FrequencyGate(counts) if counts is not None else None
+        self.id_dropout = id_dropout
+        # 1 = the item's ID embedding is used; rebuilt with the model (not saved), None = all
+        self.register_buffer("id_mask", None, persistent=False)
 
     @classmethod
     def from_config(cls, config, dataset, dropout):
         """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts`` and ``hidden_size``,
         over the dataset's ``item_text_table``; ``dropout`` inside the adaptor."""
         gated = config["id_gate"] == "frequency" and config["item_repr"] == "text+id"
-        return cls(dataset.item_num, config["hidden_size"], config["item_repr"],
-                   getattr(dataset, "item_text_table", None), config["text_adaptor"],
-                   dropout, config["moe_experts"], train_counts(dataset) if gated else None)
+        items = cls(dataset.item_num, config["hidden_size"], config["item_repr"],
+                    getattr(dataset, "item_text_table", None), config["text_adaptor"],
+                    dropout, config["moe_experts"], train_counts(dataset) if gated else None,
+                    config["id_dropout"] if config["item_repr"] == "text+id" else 0.0)
+        cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
+        if cold is not None and len(cold) and items.uses_text and items.uses_id:
+            items.id_mask = torch.ones(dataset.item_num)
+            items.id_mask[cold] = 0.0  # never trained: scored by text alone
+        return items
 
     @property
     def weight(self):  # [n_items H]
@@ -133,12 +147,54 @@ class ItemRepresentation(nn.Module):
             table = table + self._id_rows()
         return table
 
-    def _id_rows(self, ids=None):  # the (gated) ID embedding of ``ids``, or of every item
+    def _id_rows(self, ids=None):  # the (gated, masked) ID embedding of ``ids``, or of every item
         rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
-        return rows if self.gate is None else self.gate(ids).unsqueeze(-1) * rows
+        scale = self.gate(ids) if self.gate is not None else None
+        keep = self.id_mask
+        if self.training and self.id_dropout > 0:
+            dropped = torch.rand(rows.size(0) if ids is None else self.id_embedding.num_embeddings,
+                                 device=rows.device) < self.id_dropout
+            keep = (~dropped).float() if keep is None else keep * (~dropped).float()
+        if keep is not None:
+            keep = keep if ids is None else keep[ids]
+            scale = keep if scale is None else scale * keep
+        return rows if scale is None else scale.unsqueeze(-1) * rows
+
+    def add_items(self, text_rows):
+        """Append items known by their text only (``[M D]`` frozen text vectors): their ID part
+        is masked out, so each is ``adapt(T[i])``. For scoring new items without retraining."""
+        if not self.uses_text:
+            raise ValueError("item_repr: id has no text to represent new items by")
+        if text_rows.dim() != 2 or text_rows.size(1) != self.text.size(1):
+            raise ValueError(f"new item text vectors must be [M {self.text.size(1)}], got {list(text_rows.shape)}")
+        old, new = self.text.size(0), text_rows.size(0)
+        self.text = nn.Parameter(torch.cat([self.text.data, text_rows.to(self.text)]), requires_grad=False)
+        if self.uses_id:
+            device = self.text.device
+            mask = self.id_mask if self.id_mask is not None else torch.ones(old, device=device)
+            self.id_mask = torch.cat([mask, torch.zeros(new, device=device)])
+            weight = self.id_embedding.weight.data
+            self.id_embedding = nn.Embedding.from_pretrained(
+                torch.cat([weight, weight.new_zeros(new, weight.size(1))]), freeze=True, padding_idx=0)
+            if self.gate is not None:
+                counts = self.gate.log_counts
+                self.gate.log_counts = torch.cat([counts, counts.new_zeros(new)])
+        return old  # the internal id of the first new item
 
     def forward(self, ids):  # [...] -> [... H]
         if not self.uses_text or self.text.size(0) <= ids.numel():
             return F.embedding(ids, self.weight)
         rows = self.adaptor(F.embedding(ids, self.text))
         return rows + self._id_rows(ids) if self.uses_id else rows
+
+
+class NewItemsMixin:
+    """For models whose item vectors come from ``self.item_representation`` (an
+    :class:`ItemRepresentation` over text): score items added after training by their text."""
+
+    def add_items(self, text_rows):
+        """Append ``[M D]`` frozen text vectors as new items (ids ``n_items .. n_items+M-1``,
+        returned as the first one); :meth:`ItemRepresentation.add_items` says how they are scored."""
+        first = self.item_representation.add_items(text_rows)
+        self.n_items = first + text_rows.size(0)
+        return first

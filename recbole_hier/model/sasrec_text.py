@@ -15,11 +15,11 @@ dot-product scoring against the item table) is RecBole's SASRec, unchanged.
 from recbole.model.sequential_recommender.sasrec import SASRec
 
 from recbole_hier.data.dataset import HierRecDataset
-from recbole_hier.model.items import ItemRepresentation
+from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
 from recbole_hier.model.text_baseline_keys import SASRECTEXT_KEYS
 
 
-class SASRecText(SASRec):
+class SASRecText(NewItemsMixin, SASRec):
     dataset_class = HierRecDataset  # builds the frozen item text table
     config_keys = SASRECTEXT_KEYS
 
@@ -29,6 +29,10 @@ class SASRecText(SASRec):
         # self.item_embedding.weight ([n_items H]): ItemRepresentation offers both
         self.item_embedding = ItemRepresentation.from_config(config, dataset, self.adaptor_dropout(config))
         self.item_embedding.apply(self._init_weights)  # SASRec's initialisation; the text stays frozen
+
+    @property
+    def item_representation(self):  # what NewItemsMixin extends
+        return self.item_embedding
 
     @staticmethod
     def adaptor_dropout(config):

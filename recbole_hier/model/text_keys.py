@@ -50,4 +50,7 @@ ITEM_KEYS = [
     Key("moe_experts", "int", 8, "Experts of the moe adaptor.", low=1),
     Key("id_gate", "str", "none", "With text+id: scale each item's ID embedding by a learned gate on its "
         "training interactions (frequency), so text carries rarely seen items.", choices=("none", "frequency")),
+    Key("id_dropout", "float", 0.0, "With text+id: while training, leave out each item's ID embedding with this "
+        "probability, so items scored by text alone (new items) rank on the same scale.", low=0.0, high=1.0,
+        high_open=True),
 ]

@@ -27,7 +27,7 @@ def _column(dataset, field):
     return [v.tolist() if hasattr(v, "tolist") else v for v in values]
 
 
-def _field_values(dataset, field):
+def field_values(dataset, field):
     """The field's value for every item, as strings ('' when missing)."""
     values = _column(dataset, field)
     ftype = dataset.field2type[field]
@@ -88,8 +88,8 @@ class ItemTextSpec:
         """A string that identifies the rendering (part of the cache key)."""
         return f"template={self.template!r}" if self.template else f"fields={self.fields!r}"
 
-    def render(self, dataset, item_file):
-        """Texts for item ids ``0 .. item_num-1``; entry 0 (``[PAD]``) is ''."""
+    def text_fields(self, dataset, item_file):
+        """The item fields the texts are made of, checked against what the dataset loaded."""
         if dataset.item_feat is None:
             raise TextSpecError(
                 f"HierRec needs item text, but no item features were loaded from {item_file!r}: "
@@ -110,10 +110,19 @@ class ItemTextSpec:
                 f"{item_file!r} has no text-like (token / token_seq) field to build item "
                 "text from; set item_text_fields or item_text_template"
             )
-        columns = {f: _field_values(dataset, f) for f in fields}
-        texts = [""]
-        for i in range(1, dataset.item_num):
-            values = {f: columns[f][i] for f in fields}
+        return list(fields)
+
+    def render(self, dataset, item_file):
+        """Texts for item ids ``0 .. item_num-1``; entry 0 (``[PAD]``) is ''."""
+        fields = self.text_fields(dataset, item_file)
+        columns = {f: field_values(dataset, f) for f in fields}
+        return [""] + self.render_rows(columns, range(1, dataset.item_num))
+
+    def render_rows(self, columns, rows):
+        """One text per row index of ``columns`` (``{field: [value string per row]}``)."""
+        texts = []
+        for i in rows:
+            values = {f: column[i] for f, column in columns.items()}
             if not any(v.strip() for v in values.values()):
                 texts.append("")  # no text at all: the missing-text policy decides
             elif self.template is not None:
