@@ -61,7 +61,7 @@ def test_command_line_values_are_typed_before_data_is_read(tiny_data, tmp_path):
         config("--vae=maybe")
     with pytest.raises(ValueError, match=r"dropout_prob must be in \[0, 1\), got 1.0"):
         config("--dropout_prob=1.0")
-    with pytest.raises(ValueError, match=r"levels entries must be in \['lstm', 'tcn'\]"):
+    with pytest.raises(ValueError, match=r"levels entries must be in \['lstm', 'tcn', 'attn'\]"):
         config("--levels=['gru']")
     with pytest.raises(ValueError, match="hidden_size must be a whole number"):
         config("--hidden_size=64.5")

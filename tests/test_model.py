@@ -42,9 +42,11 @@ def test_shapes(built):
         assert torch.allclose(model.predict(inter), full, atol=1e-5)
 
 
-@pytest.mark.parametrize("readout", ["last", "residual", "attention"])
-def test_padding_does_not_change_user_vector(built, readout):
-    *_, test, model = built(readout=readout)
+@pytest.mark.parametrize("readout, levels", [("last", ["lstm", "tcn"]), ("residual", ["lstm", "tcn"]),
+                                             ("attention", ["lstm", "tcn"]), ("last", ["attn", "lstm", "tcn"])])
+def test_padding_does_not_change_user_vector(built, readout, levels):
+    weights = [0.5] * len(levels) + [1.0]
+    *_, test, model = built(readout=readout, levels=levels, level_loss_weights=weights)
     model.eval()
     inter = eval_batch(test)
     seq, lengths = inter["item_id_list"], inter["item_length"]
@@ -239,3 +241,18 @@ def test_bilstm_level_runs_in_float32_under_cpu_autocast():
         mixed = level(x.bfloat16(), lengths)
     assert mixed.dtype == torch.float32
     assert torch.allclose(mixed, level(x.bfloat16().float(), lengths), atol=1e-6)
+
+
+def test_the_attention_level_is_causal():
+    from recbole_hier.model.levels import AttentionLevel
+
+    torch.manual_seed(0)
+    level = AttentionLevel(16, 2, 2, 0.0).eval()
+    x = torch.randn(2, 6, 16)
+    lengths = torch.tensor([6, 4])
+    changed = x.clone()
+    changed[:, 3:] = torch.randn(2, 3, 16)  # the future of position 2
+    with torch.no_grad():
+        a, b = level(x, lengths), level(changed, lengths)
+    assert torch.allclose(a[:, :3], b[:, :3], atol=1e-6) and not torch.allclose(a[0, 3:], b[0, 3:])
+    assert torch.all(a[1, 4:] == 0)  # padding is zero

@@ -19,6 +19,7 @@ from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
 from recbole_hier.model.levels import (
+    AttentionLevel,
     MultiScaleLevel,
     Readout,
     SemanticLevel,
@@ -91,6 +92,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         hidden = config["hidden_size"]
         if kind == "lstm":
             return SequentialLevel(hidden, config["lstm_num_layers"], dropout)
+        if kind == "attn":
+            return AttentionLevel(hidden, config["attn_layers"], 2, dropout)
         return MultiScaleLevel(hidden, config["tcn_kernel_size"], config["tcn_dilations"], dropout)
 
     def _init_weights(self, module):

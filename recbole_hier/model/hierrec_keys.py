@@ -8,7 +8,7 @@ from it; after editing a key here, rewrite both with ``python -m recbole_hier.ke
 from recbole_hier.keys import Key, KeySet
 from recbole_hier.model.text_keys import BEHAVIOR_KEYS, ITEM_KEYS, TEXT_TABLE_KEYS
 
-LEVEL_KINDS = ("lstm", "tcn")
+LEVEL_KINDS = ("lstm", "tcn", "attn")
 
 
 def _one_weight_per_level(config, owner):
@@ -21,6 +21,9 @@ def _one_weight_per_level(config, owner):
 
 
 def _level_sizes(config, owner):
+    if "attn" in config["levels"] and config["hidden_size"] % 2:
+        raise ValueError(f"{owner}: hidden_size must be even for the attn level (2 heads), got "
+                         f"{config['hidden_size']}")
     if "lstm" in config["levels"] and config["hidden_size"] % 2:
         raise ValueError(f"{owner}: hidden_size must be even for the BiLSTM level (it splits it in two "
                          f"directions), got {config['hidden_size']}")
@@ -56,6 +59,8 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("lstm_num_layers", "int", 1, "BiLSTM layers in the lstm level.", low=1),
     Key("tcn_kernel_size", "int", 3, "Kernel size of the causal convolutions.", low=2),
     Key("tcn_dilations", "list", [1, 2, 4], "One residual causal-conv block per dilation (positive integers)."),
+    Key("attn_layers", "int", 2, "Transformer layers of the attn level (causal self-attention, 2 heads, "
+        "as SASRec).", low=1),
     Key("readout", "str", "last", "How a level becomes a user vector.", choices=("last", "residual", "attention")),
     Key("score", "str", "dot", "How a user vector scores items (cosine: item vector length cannot carry "
         "popularity).", choices=("dot", "cosine"), section="scoring, multi-task loss and VAE"),

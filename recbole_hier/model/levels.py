@@ -1,8 +1,8 @@
-"""The interest hierarchy: I1 (semantic), I2 (BiLSTM), I3 (TCN), and level read-outs.
+"""The interest hierarchy: I1 (semantic), I2 (BiLSTM), I3 (TCN), causal self-attention, read-outs.
 
 All levels take right-padded sequences ``[B L H]`` with lengths ``[B]`` and never
 let a padded position influence a real one: the BiLSTM is packed, the TCN is
-causal (position t sees positions <= t only), attention read-outs are masked.
+causal (position t sees positions <= t only), attention (levels and read-outs) is masked.
 """
 
 import math
@@ -136,6 +136,29 @@ class MultiScaleLevel(nn.Module):
 
     def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
         return self.blocks(x)
+
+
+class AttentionLevel(nn.Module):
+    """A causal self-attention level (RecBole's SASRec encoder): position t attends to
+    positions <= t of its own history, never to padding; output ``[B L H]``, zero at padding."""
+
+    def __init__(self, hidden_size, num_layers, num_heads, dropout):
+        super().__init__()
+        from recbole.model.layers import TransformerEncoder
+
+        self.encoder = TransformerEncoder(n_layers=num_layers, n_heads=num_heads, hidden_size=hidden_size,
+                                          inner_size=4 * hidden_size, hidden_dropout_prob=dropout,
+                                          attn_dropout_prob=dropout, hidden_act="gelu", layer_norm_eps=1e-12)
+
+    def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
+        steps = torch.arange(x.size(1), device=x.device)
+        real = steps.unsqueeze(0) < lengths.unsqueeze(1)  # [B L]
+        allowed = real.unsqueeze(1) & (steps.unsqueeze(0) <= steps.unsqueeze(1)).unsqueeze(0)  # [B Lq Lk]
+        # a padded query row still sees position 0, so no row is all masked
+        allowed = allowed | (steps == 0).view(1, 1, -1)
+        mask = torch.where(allowed, 0.0, -10000.0).to(x.dtype).unsqueeze(1)  # [B 1 L L], as SASRec's
+        out = self.encoder(x, mask, output_all_encoded_layers=False)[-1]
+        return out * real.unsqueeze(-1)
 
 
 class Readout(nn.Module):
