@@ -210,3 +210,13 @@ def test_bad_histories_are_refused(trained, tmp_path):
     with pytest.raises(RecommendError, match="known users .* or new ones"):
         run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", "--users=u1", "--history=i1",
                                f"--output={tmp_path / 'r.csv'}"])
+
+
+def test_the_speed_script_times_recommending_against_a_validation_pass(tiny_data, tmp_path, capsys):
+    from recbole_hier.benchmark import recommend_speed
+
+    out = recommend_speed.main(["--dataset", "tiny", "--model", "SASRec", "--threads", "1", "--batch_size", "7",
+                                f"--data_path={tiny_data}", "--n_layers=1", f"--checkpoint_dir={tmp_path}",
+                                "--load_col={'inter': ['user_id', 'item_id', 'timestamp']}"])
+    assert out["users"] == 40 and out["valid_seconds"] > 0 and out["recommend_seconds"] > 0
+    assert "users/s" in capsys.readouterr().out

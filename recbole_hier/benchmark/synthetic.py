@@ -4,7 +4,8 @@ texts, log-normal history lengths.
 ``write_dataset(folder, name, interactions, seed)`` writes ``<name>.inter``
 (``user_id, item_id, timestamp``) and ``<name>.item`` (``item_id, title, category``). Users
 have ``max(5, lognormal)`` interactions (median 12, as in the Amazon review datasets here);
-items number a twentieth of the interactions and are drawn with probability ``~ 1/(rank + 10)``;
+there are ``20 * sqrt(interactions)`` items (catalogues grow slower than their interactions:
+63k items at 1e7, as ml-20m has 27k for 2e7), drawn with probability ``~ 1/(rank + 10)``;
 each title is three words of a 500-word vocabulary, so texts differ but are cheap to embed.
 """
 
@@ -36,7 +37,7 @@ def write_dataset(folder, name, interactions, seed=0):
     """Write the dataset under ``folder/name/``; returns ``(users, items, interactions)``."""
     rng = np.random.default_rng(seed)
     lengths = _history_lengths(interactions, rng)
-    n_items = max(100, interactions // 20)
+    n_items = max(100, int(20 * np.sqrt(interactions)))
     weights = 1.0 / (np.arange(n_items) + 10.0)
     users = np.repeat(np.arange(1, len(lengths) + 1), lengths)
     items = rng.choice(n_items, size=len(users), p=weights / weights.sum()) + 1

@@ -28,9 +28,10 @@ class Histories:
         ends = np.r_[starts[1:], len(sorted_users)]
         self.fields = [f for f in feat.columns if f + suffix in feat.columns]
         self.columns = {}
+        first_rows = feat[torch.from_numpy(order[starts])]  # each user's first target row (lists of those only)
         for field in self.fields:
             values = feat[field].numpy()[order]
-            firsts = feat[field + suffix].numpy()[order][starts, 0]  # each user's first interaction
+            firsts = first_rows[field + suffix][:, 0].numpy()  # each user's first interaction
             self.columns[field] = torch.from_numpy(np.insert(values, starts, firsts))
         shift = np.arange(len(starts))
         self.span = {int(sorted_users[s]): (int(s + k), int(e + k + 1)) for s, e, k in zip(starts, ends, shift)}

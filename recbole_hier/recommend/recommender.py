@@ -139,14 +139,12 @@ class Recommender:
                 if exclude_seen:  # the whole history, not only the last MAX_ITEM_LIST_LENGTH items
                     user_rows = torch.repeat_interleave(torch.arange(len(seen)), torch.tensor([len(s) for s in seen]))
                     scores[user_rows.to(device), torch.cat(seen).to(device)] = -torch.inf
-                values, items = (t.cpu() for t in scores.topk(k, dim=1))  # [B k]
-                for row, label in enumerate(labels):
-                    for rank in range(k):
-                        if values[row, rank] == -torch.inf:
+                values, items = (t.cpu().tolist() for t in scores.topk(k, dim=1))  # [B k]
+                for label, row_values, row_items in zip(labels, values, items):
+                    for rank, (value, item) in enumerate(zip(row_values, row_items), start=1):
+                        if value == -float("inf"):
                             break  # fewer unseen items than k
-                        item = int(items[row, rank])
-                        rows.append((label, rank + 1, self.item_tokens[item], float(values[row, rank]),
-                                     *(column[item] for column in extra)))
+                        rows.append((label, rank, self.item_tokens[item], value, *(column[item] for column in extra)))
         return rows
 
 
