@@ -30,8 +30,8 @@ def cache_key(identity, spec, texts):
 
 
 def _digest(table):
-    """sha256 of a table's bytes, checked on every load."""
-    return hashlib.sha256(table.contiguous().numpy().tobytes()).hexdigest()
+    """sha256 of a table's bytes, checked on every load (read in place: no second copy of the table)."""
+    return hashlib.sha256(memoryview(table.contiguous().numpy()).cast("B")).hexdigest()
 
 
 class TableCache:
