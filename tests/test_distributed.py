@@ -3,6 +3,7 @@
 import socket
 
 import pytest
+import torch
 
 import run_recbole_hier
 from recbole_hier import run
@@ -43,30 +44,37 @@ def test_nproc2_cli_matches_single_process(ring_data, tiny_bert, tmp_path, capsy
 
 
 def _embed_on_rank(rank, port, plm_path, cache_dir, queue):
-    import sys
-
     import torch.distributed as dist
 
     from recbole_hier.text.tables import embed_texts
 
     dist.init_process_group("gloo", rank=rank, world_size=2, init_method=f"tcp://127.0.0.1:{port}")
-    config = {"plm_name_or_path": plm_path, "plm_pooling": "mean", "plm_max_length": 16,
-              "plm_dtype": "float32", "plm_prompt": "", "plm_batch_size": 4, "device": "cpu",
-              "show_progress": False, "plm_trust_remote_code": False, "text_cache_dir": cache_dir,
-              "single_spec": False, "local_rank": rank}
-    table = embed_texts(config, ["", "red story", "blue story", "dark drama"], "ddp-test", "spec")
-    # Only the embedding path imports transformers' model classes.
-    queue.put((rank, table.sum().item(), "transformers.models.bert" in sys.modules))
+    config = _embedding_config(plm_path, cache_dir, rank)
+    for _ in range(2):  # a miss, embedded over both ranks, then a hit on both
+        table = embed_texts(config, TEXTS, "ddp-test", "spec")
+        queue.put((rank, table.tolist()))
     dist.destroy_process_group()
 
 
-def test_text_table_is_embedded_once_per_machine(tiny_bert, tmp_path):
+TEXTS = ["", "red story", "blue story", "dark drama", "quiet loud happy sad story", "fast"]
+
+
+def _embedding_config(plm_path, cache_dir, rank=0, single=False):
+    return {"plm_name_or_path": plm_path, "plm_pooling": "mean", "plm_max_length": 16,
+            "plm_dtype": "float32", "plm_prompt": "", "plm_batch_size": 2, "device": torch.device("cpu"),
+            "show_progress": False, "plm_trust_remote_code": False, "text_cache_dir": cache_dir,
+            "single_spec": single, "local_rank": rank}
+
+
+def test_text_tables_are_embedded_in_slices_across_ranks(tiny_bert, tmp_path):
     import torch.multiprocessing as mp
+
+    from recbole_hier.text.tables import embed_texts
 
     queue = mp.get_context("spawn").SimpleQueue()
     mp.spawn(_embed_on_rank, args=(free_port(), tiny_bert, str(tmp_path / "cache"), queue), nprocs=2)
-    results = sorted(queue.get() for _ in range(2))
-    (rank0, sum0, embedded0), (rank1, sum1, embedded1) = results
-    assert embedded0 and not embedded1  # rank 1 read rank 0's cache
-    assert sum0 == pytest.approx(sum1)
+    tables = [torch.tensor(t) for _, t in sorted(queue.get() for _ in range(4))]
+    alone = embed_texts(_embedding_config(tiny_bert, str(tmp_path / "alone"), single=True), TEXTS, "one", "spec")
+    for table in tables:  # both ranks, miss and hit: the single-process table, row for row
+        assert table.shape == (len(TEXTS), 32) and torch.allclose(table, alone, atol=1e-5)
     assert len([f for f in (tmp_path / "cache").iterdir() if f.suffix == ".safetensors"]) == 1

@@ -76,7 +76,7 @@ class _First:
         return getattr(self.loader, name)
 
 
-def measure(model, data_path, name, config_dict, train_batches, eval_batches, threads, queue):
+def measure(model, data_path, name, config_dict, train_batches, eval_batches, threads, queue, data_only=False):
     """Child process: put ``(stage, seconds)`` as each stage ends, then ``("done", peak GB)``."""
     import torch
 
@@ -103,6 +103,9 @@ def measure(model, data_path, name, config_dict, train_batches, eval_batches, th
         for stage in ("create_dataset", "data_preparation", "text cold", "text cached"):
             if stage in stages:
                 queue.put((stage, stages[stage]))
+        if data_only:
+            queue.put(("done", rss.peak / 2**30))
+            return
         train = _First(run.train_data, train_batches)
         start = time.perf_counter()
         run.trainer._train_epoch(train, 0)
@@ -124,7 +127,7 @@ def run_one(model, data_path, name, config_dict, args):
     context = mp.get_context("spawn")
     queue = context.Queue()
     proc = context.Process(target=measure, args=(model, data_path, name, config_dict, args.train_batches,
-                                                 args.eval_batches, args.threads, queue))
+                                                 args.eval_batches, args.threads, queue, args.data_only))
     proc.start()
     deadline = time.monotonic() + args.timeout
     result = {}
@@ -220,6 +223,7 @@ def main(argv=None):
     parser.add_argument("--plm", default=None, help="language model folder (default: a tiny BERT)")
     parser.add_argument("--work", default=None, help="folder for the synthetic data (default: a temporary one)")
     parser.add_argument("--out", default=None, help="write scale.md/.json/.png here")
+    parser.add_argument("--data_only", action="store_true", help="measure the data stages only (no training)")
     args, extra = parser.parse_known_args(argv)
     from recbole_hier.benchmark.synthetic import write_dataset
     from recbole_hier.config import parse_value
@@ -235,9 +239,10 @@ def main(argv=None):
     for item in extra:
         key, _, value = item.lstrip("-").partition("=")
         config_dict[key] = parse_value(value)
+    timed = ("data stages only" if args.data_only else f"train epoch from its first {args.train_batches} "
+             f"batches, eval from its first {args.eval_batches} batches")
     header = (f"Scale benchmark: MAX_ITEM_LIST_LENGTH {args.MAX_ITEM_LIST_LENGTH}, {args.threads} threads, "
-              f"train epoch from its first {args.train_batches} batches, eval from its first {args.eval_batches} "
-              f"batches; speed environment: {speed_env() or 'none set'}; extra keys: {extra or 'none'}.")
+              f"{timed}; speed environment: {speed_env() or 'none set'}; extra keys: {extra or 'none'}.")
     print(header)
     rows = []
     for size in sizes:

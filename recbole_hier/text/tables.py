@@ -41,39 +41,64 @@ def apply_missing_text_policy(texts, tokens, policy, placeholder, what):
     return [t if (i == 0 or t.strip()) else placeholder for i, t in enumerate(texts)]
 
 
-def _waits_for_another_rank(config):
-    """In RecBole's multi-process mode, local rank 0 of each machine embeds; the
-    other ranks wait at a barrier and then read its cache."""
-    if config["single_spec"] is not False or not dist.is_initialized():
-        return None
-    return config["local_rank"] != 0
+def _distributed(config):
+    """Whether this is one rank of RecBole's multi-process mode."""
+    return config["single_spec"] is False and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def embed_texts(config, texts, name, spec):
     """``[len(texts) D]`` table for ``texts`` (entry 0 = padding, zero row), cached.
 
-    ``name`` names the cache file; ``spec`` describes how the texts were made.
+    ``name`` names the cache file; ``spec`` describes how the texts were made. In RecBole's
+    multi-process mode, on a cache miss every rank embeds a slice of the texts (rank r the
+    texts r, r + W, ...), the slices are gathered to every rank, and local rank 0 of each
+    machine writes the one cache.
     """
     path = resolve_plm_path(config["plm_name_or_path"])
     pooling, max_length = config["plm_pooling"], config["plm_max_length"]
     dtype, prompt = config["plm_dtype"], config["plm_prompt"]
     identity = encoder_identity(path, pooling, max_length, dtype, prompt)
     cache = TableCache(config["text_cache_dir"], name, cache_key(identity, spec, texts))
-    waits = _waits_for_another_rank(config)
-    if waits:
-        dist.barrier()  # released once local rank 0 has written the cache
-        table = cache.load(rows=len(texts))
-        if table is None:
-            raise RuntimeError(
-                f"rank {dist.get_rank()}: {cache.path} was not written by local rank 0; "
-                "text_cache_dir must be a folder all ranks of a machine share"
-            )
-        getLogger().info(f"{name}: read from cache {cache.path} written by local rank 0")
+    if not _distributed(config):
+        return _load_or_embed(config, cache, texts, name, path, pooling, max_length, dtype, prompt)
+    table = cache.load(rows=len(texts))
+    hit = torch.tensor([0 if table is None else 1], device=_gather_device(config))
+    dist.all_reduce(hit, op=dist.ReduceOp.MIN)  # one rank's miss makes every rank embed
+    if hit.item():
+        getLogger().info(f"{name}: loaded from cache {cache.path} (no language-model forward pass)")
         return table
-    table = _load_or_embed(config, cache, texts, name, path, pooling, max_length, dtype, prompt)
-    if waits is False:
-        dist.barrier()  # let the waiting ranks read the cache
+    table = _embed_shared(config, texts[1:], path, pooling, max_length, dtype, prompt)
+    table = torch.cat([torch.zeros(1, table.size(1)), table], dim=0)
+    if config["local_rank"] == 0:
+        cache.save(table)
+        getLogger().info(f"{name}: {len(texts) - 1} texts embedded over {dist.get_world_size()} ranks; "
+                         f"saved to cache {cache.path}")
+    dist.barrier()  # the cache is complete before any rank goes on
     return table
+
+
+def _gather_device(config):
+    return config["device"] if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def _embed_shared(config, texts, path, pooling, max_length, dtype, prompt):
+    """``[len(texts) D]``: this rank embeds every W-th text, then all slices are gathered."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    mine = texts[rank::world]
+    encoder = TextEncoder(
+        path, pooling, max_length, config["plm_batch_size"], config["device"], dtype,
+        show_progress=config["show_progress"], prompt=prompt,
+        trust_remote_code=config["plm_trust_remote_code"],
+    )
+    vectors = encoder.encode(mine)  # [len(mine) D]
+    chunk = -(-len(texts) // world)  # rows per rank, the last ones padded
+    device = _gather_device(config)
+    padded = torch.zeros(chunk, vectors.size(1), device=device)
+    padded[: len(mine)] = vectors.to(device)
+    slices = [torch.zeros_like(padded) for _ in range(world)]
+    dist.all_gather(slices, padded)
+    table = torch.stack(slices, dim=1).reshape(chunk * world, -1)  # row r + j*W = slice r, row j
+    return table[: len(texts)].cpu()
 
 
 def _load_or_embed(config, cache, texts, name, path, pooling, max_length, dtype, prompt):
