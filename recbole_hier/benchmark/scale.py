@@ -91,7 +91,9 @@ def measure(model, data_path, name, config_dict, train_batches, eval_batches, th
     # load the language-model libraries once, so the cold text table times embedding, not imports
     TextEncoder(config_dict["plm_name_or_path"], "mean", 16, 1, torch.device("cpu"), "float32").encode(["w1"])
     with PeakRSS() as rss:
-        config = Config(model, name, [PROTOCOL], {"data_path": data_path, **config_dict})
+        fresh_cache = tempfile.mkdtemp(dir=config_dict["text_cache_dir"])  # "text cold" is a cache miss
+        config = Config(model, name, [PROTOCOL], {"data_path": data_path, **config_dict,
+                                                  "text_cache_dir": fresh_cache})
         stages = {}
         run = pipeline.build(config, on_stage=lambda stage, seconds: stages.__setitem__(stage, seconds))
         if getattr(run.dataset, "item_text_table", None) is not None:  # built cold inside create_dataset

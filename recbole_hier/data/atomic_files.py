@@ -20,6 +20,8 @@ import io
 import os
 from logging import getLogger
 
+import pandas as pd
+
 TYPES = ("token", "token_seq", "float", "float_seq")
 SUFFIXES = ("inter", "item", "user")
 
@@ -64,30 +66,55 @@ def _header(path, line, separator):
 
 
 def _check_rows(path, text, fields, separator, seq_separator, wanted):
-    """Every row has one value per field and every loaded float value parses; returns the rows."""
+    """Every row has one value per field and every loaded float value parses; returns the
+    rows as a DataFrame of strings. Pandas' C parser checks a clean file quickly; anything
+    it finds suspicious is checked again row by row, which names the line."""
+    floats = [(name, kind) for name, kind in fields if kind.startswith("float") and (wanted is None or name in wanted)]
+    try:
+        # float fields parsed as numbers by the C parser (a value that is not one raises)
+        dtype = {n: ("float64" if (n, k) in floats and k == "float" else str) for n, k in fields}
+        frame = pd.read_csv(io.StringIO(text), sep=separator, header=0, names=[f for f, _ in fields], dtype=dtype,
+                            keep_default_na=False, na_filter=True, na_values=[], engine="c")
+        suspicious = bool(frame.isna().to_numpy().any()) or any(_bad_numbers(frame[n], k, seq_separator)
+                                                                for n, k in floats if k == "float_seq")
+    except (pd.errors.ParserError, ValueError):
+        frame, suspicious = None, True
+    if suspicious:
+        rows = _check_rows_one_by_one(path, text, fields, separator, seq_separator, floats)
+        if frame is None:  # pandas could not parse what the row-by-row reading accepts
+            frame = pd.DataFrame(rows, columns=[f for f, _ in fields], dtype=str)
+    if not len(frame):
+        raise AtomicFileError(f"{path} has a header but no rows")
+    return frame
+
+
+def _bad_numbers(column, kind, seq_separator):  # a float_seq column of strings
+    values = column.str.split(seq_separator).explode()
+    values = values[values.str.strip() != ""]
+    return bool(pd.to_numeric(values, errors="coerce").isna().any())
+
+
+def _check_rows_one_by_one(path, text, fields, separator, seq_separator, floats):
     reader = csv.reader(io.StringIO(text), delimiter=separator)
     next(reader)
+    columns = [f for f, _ in fields]
     rows = []
-    floats = [(i, name, kind) for i, (name, kind) in enumerate(fields)
-              if kind.startswith("float") and (wanted is None or name in wanted)]
     for number, row in enumerate(reader, start=2):
         if not row:
             continue
+        rows.append(row)
         if len(row) != len(fields):
             raise AtomicFileError(f"{path}, line {number}: {len(row)} values for {len(fields)} fields "
-                                  f"({', '.join(f for f, _ in fields)}); is every value separated by {separator!r}?")
-        for i, name, kind in floats:
-            values = row[i].split(seq_separator) if kind == "float_seq" else [row[i]]
-            for value in values:
+                                  f"({', '.join(columns)}); is every value separated by {separator!r}?")
+        for name, kind in floats:
+            value = row[columns.index(name)]
+            for part in (value.split(seq_separator) if kind == "float_seq" else [value]):
                 try:
-                    if value.strip():
-                        float(value)
+                    if part.strip():
+                        float(part)
                 except ValueError:
-                    raise AtomicFileError(f"{path}, line {number}, field {name!r} ({kind}): {value!r} is not a "
+                    raise AtomicFileError(f"{path}, line {number}, field {name!r} ({kind}): {part!r} is not a "
                                           "number") from None
-        rows.append(row)
-    if not rows:
-        raise AtomicFileError(f"{path} has a header but no rows")
     return rows
 
 
@@ -98,7 +125,11 @@ def read_atomic_file(path, separator="\t", seq_separator=" "):
         raise AtomicFileError(f"{path} does not exist")
     text = _text(path)
     fields = _header(path, text.split("\n", 1)[0], separator)
-    return fields, _check_rows(path, text, fields, separator, seq_separator, None)
+    floats = [(name, kind) for name, kind in fields if kind.startswith("float")]
+    rows = _check_rows_one_by_one(path, text, fields, separator, seq_separator, floats)  # as strings
+    if not rows:
+        raise AtomicFileError(f"{path} has a header but no rows")
+    return fields, rows
 
 
 def check_atomic_files(config):
@@ -114,26 +145,23 @@ def check_atomic_files(config):
         text = _text(path)
         fields = _header(path, text.split("\n", 1)[0], separator)
         wanted = set(load_col[suffix]) if load_col else None
-        rows = _check_rows(path, text, fields, separator, seq_separator, wanted)
-        ids[suffix] = (path, [f for f, _ in fields], rows)
+        ids[suffix] = (path, _check_rows(path, text, fields, separator, seq_separator, wanted))
     _count_dropped(config, ids)
 
 
 def _count_dropped(config, ids):
     if "inter" not in ids or not config["filter_inter_by_user_or_item"]:
         return
-    inter_path, inter_fields, inter_rows = ids["inter"]
+    inter_path, inter = ids["inter"]
     for suffix, key in (("item", "ITEM_ID_FIELD"), ("user", "USER_ID_FIELD")):
         field = config[key]
-        if suffix not in ids or field not in inter_fields or field not in ids[suffix][1]:
+        if suffix not in ids or field not in inter.columns or field not in ids[suffix][1].columns:
             continue
-        path, fields, rows = ids[suffix]
-        known = {row[fields.index(field)] for row in rows}
-        column = inter_fields.index(field)
-        missing = [row[column] for row in inter_rows if row[column] not in known]
+        path, rows = ids[suffix]
+        missing = inter[field][~inter[field].isin(rows[field])].tolist()
         if not missing:
             continue
-        message = (f"{len(missing)} of {len(inter_rows)} interactions in {inter_path} have a {field} with no row "
+        message = (f"{len(missing)} of {len(inter)} interactions in {inter_path} have a {field} with no row "
                    f"in {path} (e.g. {', '.join(sorted(set(missing))[:3])}); RecBole drops them")
         if config["dropped_rows"] == "error":
             raise AtomicFileError(message + " (dropped_rows: error); add the rows, or set dropped_rows: log")

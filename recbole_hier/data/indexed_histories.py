@@ -48,6 +48,8 @@ class IndexedHistories(Interaction):
             return self.interaction[index]
         if isinstance(index, np.ndarray):
             index = torch.from_numpy(index)
+        elif isinstance(index, (list, tuple)):  # RecBole's splits pass lists: one tensor, not per-element indexing
+            index = torch.as_tensor(index, dtype=torch.long)
         return IndexedHistories({k: v[index] for k, v in self.interaction.items()}, self.flat,
                                 self.list_fields, self.max_len, self.length_field)
 
