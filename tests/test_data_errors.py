@@ -88,6 +88,8 @@ def _rewrite(folder, name, transform, suffix="inter"):
      r"line 2: 5 values for 4 fields"),
     ("inter", lambda raw: raw.split(b"\n", 1)[0] + b"\n" + raw.split(b"\n", 1)[1].replace(b"\t3\t", b"\tthree\t", 1),
      r"line \d+, field 'rating' \(float\): 'three' is not a number"),
+    ("inter", lambda raw: raw[: raw.index(b"\n", 200)] + b"\nu1\ti2\t3" + raw[raw.index(b"\n", 200):],
+     r"line \d+: 3 values for 4 fields"),  # a short row, mid-file
     ("inter", lambda raw: b"", r"is empty"),
     ("inter", lambda raw: raw.split(b"\n", 1)[0] + b"\n", r"has a header but no rows"),
     ("item", lambda raw: raw.replace(b"genre:token_seq", b"title:token_seq", 1), r"names field 'title' twice"),
@@ -112,3 +114,14 @@ def test_interactions_dropped_for_a_missing_item_are_counted(make_config, tmp_pa
         assert dataset.inter_num == sum(1 for _ in f) - 1 - dropped  # exactly what was reported
     with pytest.raises(AtomicFileError, match=r"dropped_rows: error"):
         create_dataset(make_config(data_path=str(tmp_path / "data"), dropped_rows="error"))
+
+
+def test_empty_and_nan_float_values_are_accepted(make_config, tmp_path):
+    folder = write_tiny_dataset(str(tmp_path / "data"))
+    lines = open(os.path.join(folder, "tiny.inter")).read().splitlines()
+    lines[3] = "\t".join(lines[3].split("\t")[:2] + ["", lines[3].split("\t")[3]])  # no rating
+    lines[4] = "\t".join(lines[4].split("\t")[:2] + ["nan", lines[4].split("\t")[3]])
+    with open(os.path.join(folder, "tiny.inter"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    dataset = create_dataset(make_config(data_path=str(tmp_path / "data")))
+    assert dataset.inter_num > 0
