@@ -109,6 +109,15 @@ class IndexedHistoriesMixin:
         columns[START] = torch.from_numpy(start)
         self.inter_feat = IndexedHistories(columns, flat, list_fields, max_len, self.item_list_length_field)
 
+    def _grouped_index(self, group_by_list):
+        """RecBole's grouping of row indices by user (groups in order of first appearance, rows
+        in file order within a group), with numpy instead of a Python loop over the rows."""
+        keys = np.asarray(group_by_list)
+        order = np.argsort(keys, kind="stable")
+        starts = np.flatnonzero(np.r_[True, keys[order][1:] != keys[order][:-1]])
+        groups = np.split(order, starts[1:])
+        return [groups[g] for g in np.argsort(order[starts], kind="stable")]
+
     def __getitem__(self, index, join=True):
         rows = self.inter_feat[index]
         if isinstance(rows, IndexedHistories):
