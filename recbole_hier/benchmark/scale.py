@@ -35,6 +35,7 @@ from queue import Empty
 import numpy as np
 
 from recbole_hier.benchmark.runner import speed_env
+from recbole_hier.benchmark.training_speed import FirstBatches
 from recbole_hier.files import write_json, write_text
 
 STAGES = ["create_dataset", "data_preparation", "text cold", "text cached", "train epoch", "eval"]
@@ -55,25 +56,6 @@ def tiny_language_model(folder):
                          intermediate_size=64, max_position_embeddings=64)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
-
-
-class _First:
-    """The first ``n`` batches of a RecBole data loader (its other attributes pass through)."""
-
-    def __init__(self, loader, n):
-        self.loader, self.n = loader, min(n, len(loader))
-
-    def __iter__(self):
-        for i, batch in enumerate(self.loader):
-            if i == self.n:
-                break
-            yield batch
-
-    def __len__(self):
-        return self.n
-
-    def __getattr__(self, name):
-        return getattr(self.loader, name)
 
 
 def measure(model, data_path, name, config_dict, train_batches, eval_batches, threads, queue, data_only=False):
@@ -108,11 +90,11 @@ def measure(model, data_path, name, config_dict, train_batches, eval_batches, th
         if data_only:
             queue.put(("done", rss.peak / 2**30))
             return
-        train = _First(run.train_data, train_batches)
+        train = FirstBatches(run.train_data, train_batches)
         start = time.perf_counter()
         run.trainer._train_epoch(train, 0)
         queue.put(("train epoch", (time.perf_counter() - start) * len(run.train_data) / len(train)))
-        valid = _First(run.valid_data, eval_batches)
+        valid = FirstBatches(run.valid_data, eval_batches)
         run.model.eval()
         run.trainer.tot_item_num = run.valid_data._dataset.item_num  # as Trainer.evaluate sets it
         start = time.perf_counter()

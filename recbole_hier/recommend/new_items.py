@@ -9,6 +9,7 @@ scores items only by trained ID embeddings cannot do this and refuses.
 """
 
 import os
+from collections import Counter
 
 from recbole.utils import FeatureType
 
@@ -62,7 +63,7 @@ def read_new_items(path, dataset, config):
     if taken:
         raise RecommendError(f"--new_items {path}: {len(taken)} id(s) are already items of {config['dataset']} "
                              f"(e.g. {', '.join(taken[:3])}); give new items new ids")
-    repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+    repeated = sorted(t for t, n in Counter(tokens).items() if n > 1)
     if repeated:
         raise RecommendError(f"--new_items {path}: id(s) {repeated[:3]} appear more than once")
     columns = {}
