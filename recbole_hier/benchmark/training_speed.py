@@ -2,7 +2,7 @@
 
     python -m recbole_hier.benchmark.training_speed [--dataset ml-100k] [--epochs 1] [--threads 2]
         [--MAX_ITEM_LIST_LENGTH 50] [--train_batch_size 2048] [--device cpu|cuda] [--models A,B]
-        [--max_batches N] [--key=value ...]
+        [--max_batches N] [--profile N] [--key=value ...]
 
 Both models get the same presets (protocol + dataset), history length, batch size
 and thread count. Each model runs in its own fresh process (so memory figures do
@@ -11,7 +11,9 @@ Printed per model: seconds per training epoch (mean over --epochs; with --max_ba
 the first N batches of each epoch timed and scaled to the whole epoch), seconds of one
 full-ranking evaluation of the validation set, and peak memory during training and
 evaluation (CUDA: max allocated; CPU: peak resident set size above the level after
-data loading). Then the first model's ratios to the second's. Extra ``--key=value`` pairs go to
+data loading). Then the first model's ratios to the second's. ``--profile N``: after
+the timing, one more pass over the timed batches under ``torch.profiler``, and its N
+costliest operators (self time; CUDA time on CUDA) per model. Extra ``--key=value`` pairs go to
 both models (e.g. ``--enable_amp=True``).
 """
 
@@ -68,7 +70,19 @@ class FirstBatches:
         return getattr(self.loader, name)
 
 
-def measure(model_name, dataset, config_files, config_dict, epochs, threads, queue, max_batches=None):
+def profile_table(trainer, loader, rows, cuda):
+    """One training pass over ``loader`` under ``torch.profiler``: its ``rows`` costliest operators."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        trainer._train_epoch(loader, 0)
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
+
+
+def measure(model_name, dataset, config_files, config_dict, epochs, threads, queue, max_batches=None,
+            profile_rows=0):
     import torch
 
     torch.set_num_threads(threads)
@@ -98,11 +112,13 @@ def measure(model_name, dataset, config_files, config_dict, epochs, threads, que
             torch.cuda.synchronize()
         eval_seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() if cuda else rss.peak - rss.start
+    table = profile_table(trainer, timed, profile_rows, cuda) if profile_rows else None
     epoch_s = sum(train_seconds) / len(train_seconds) * batches / len(timed)  # a whole epoch's worth
     queue.put({"model": model_name, "train_epoch_s": epoch_s, "timed_batches": len(timed),
                "eval_s": eval_seconds, "peak_mem_mb": peak / 2**20,
                "memory_kind": "cuda max allocated" if cuda else "CPU peak RSS above data",
-               "device": str(config["device"]), "train_batches": batches, "speed_env": speed_env()})
+               "device": str(config["device"]), "train_batches": batches, "speed_env": speed_env(),
+               "profile": table})
 
 
 def _result(proc, queue, name):
@@ -131,6 +147,8 @@ def main(argv=None):
     parser.add_argument("--max_batches", type=int, default=None,
                         help="time only the first N batches of each epoch and scale to a whole epoch "
                              "(big data on CPU: minutes instead of hours)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="print each model's N costliest operators from one profiled pass")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args, extra = parser.parse_known_args(argv)
     if args.max_batches is not None and args.max_batches < 1:
@@ -152,7 +170,8 @@ def main(argv=None):
     for name in args.models.split(","):
         queue = context.Queue()
         proc = context.Process(target=measure, args=(name, args.dataset, config_files, config_dict,
-                                                     args.epochs, args.threads, queue, args.max_batches))
+                                                     args.epochs, args.threads, queue, args.max_batches,
+                                                     args.profile))
         proc.start()
         results[name] = _result(proc, queue, name)
         proc.join()
@@ -160,6 +179,8 @@ def main(argv=None):
         timed = "" if r["timed_batches"] == r["train_batches"] else f", scaled from {r['timed_batches']}"
         print(f"{name:>8}: train {r['train_epoch_s']:8.2f} s/epoch ({r['train_batches']} batches{timed})  "
               f"eval {r['eval_s']:7.2f} s  peak memory {r['peak_mem_mb']:8.1f} MB ({r['memory_kind']})")
+        if r["profile"]:
+            print(f"{name}: costliest operators of one profiled pass\n{r['profile']}")
     names = args.models.split(",")
     if len(names) >= 2:  # the first model against the second
         first, second = results[names[0]], results[names[1]]

@@ -16,17 +16,17 @@ class ItemScorer:
         self.kind = kind
         self.temperature = float(temperature)
 
-    def _users(self, user):  # [B H]
+    def user_side(self, user):  # [B H]
         # the temperature goes on the [B H] side, not on the [B N] scores; dot is used as is
         return F.normalize(user, dim=-1) / self.temperature if self.kind == "cosine" else user
 
-    def _items(self, items):  # [N H]
+    def item_side(self, items):  # [N H]
         return F.normalize(items, dim=-1) if self.kind == "cosine" else items
 
     def all_items(self, user, item_table):
         """``[B H] x [N H] -> [B N]``: every item's score for every user."""
-        return self._users(user) @ self._items(item_table).t()
+        return self.user_side(user) @ self.item_side(item_table).t()
 
     def pairs(self, user, items):
         """``[B H] x [B H] -> [B]``: row ``b``'s item scored for row ``b``'s user."""
-        return (self._users(user) * self._items(items)).sum(dim=-1)
+        return (self.user_side(user) * self.item_side(items)).sum(dim=-1)
