@@ -37,6 +37,18 @@ def package_model_yaml(model_name):
     return os.path.join(PACKAGE_PROPERTIES, "model", f"{model_name}.yaml")
 
 
+def set_mixed_precision_defaults(final, external):
+    """On CUDA, RecBole's autocast and gradient scaler are on unless a key says otherwise:
+    the softmax over the catalogue and the recurrent level are the costly steps there, and
+    they run in half precision (the loss stays float32). Every model of a run gets the
+    same setting, so comparisons stay like for like; CPU runs are unchanged."""
+    if final["device"].type != "cuda":
+        return
+    for key in ("enable_amp", "enable_scaler"):
+        if key not in external:
+            final[key] = True
+
+
 def parse_value(text):
     """Turn a command-line / search-space string into a Python value, safely."""
     if not isinstance(text, str):
@@ -159,6 +171,7 @@ class Config(RecBoleConfig):
             self._init_cpu_distributed()
             return
         super()._init_device()
+        set_mixed_precision_defaults(self.final_config_dict, self.external_config_dict)
 
     def _init_cpu_distributed(self):
         # RecBole 1.2.1 only knows NCCL (GPU); gloo lets the DDP path run on CPUs.

@@ -5,7 +5,9 @@ import os
 import pytest
 import yaml
 
-from recbole_hier.config import Config, package_model_yaml, parse_value
+import torch
+
+from recbole_hier.config import Config, package_model_yaml, parse_value, set_mixed_precision_defaults
 from tests.conftest import PROTOCOL
 
 
@@ -62,3 +64,14 @@ def test_bad_command_line_and_missing_files(tiny_data):
         Config("HierRec", "tiny", [PROTOCOL], {"data_path": tiny_data}, cmd_args=["hidden_size=3"])
     with pytest.raises(FileNotFoundError, match="no-such.yaml"):
         Config("HierRec", "tiny", ["no-such.yaml"])
+
+
+def test_mixed_precision_is_on_by_default_on_cuda_only_and_a_key_wins(tiny_data):
+    config = Config("HierRec", "tiny", [PROTOCOL], {"data_path": tiny_data})
+    assert config["device"].type == "cpu" and config["enable_amp"] is False
+    on_cuda = {"device": torch.device("cuda"), "enable_amp": False, "enable_scaler": False}
+    set_mixed_precision_defaults(on_cuda, external={})
+    assert on_cuda["enable_amp"] is True and on_cuda["enable_scaler"] is True
+    chosen = {"device": torch.device("cuda"), "enable_amp": False, "enable_scaler": False}
+    set_mixed_precision_defaults(chosen, external={"enable_amp": False})
+    assert chosen["enable_amp"] is False and chosen["enable_scaler"] is True

@@ -73,3 +73,19 @@ def test_a_second_backward_through_the_same_forward_is_refused():
     part.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="once per forward"):
         part.backward()
+
+
+def test_under_autocast_the_loss_stays_float32_and_close_to_full_precision():
+    torch.manual_seed(2)
+    loss = MultiTaskLoss(["semantic", "lstm"], [1.0, 0.5], 0.0, ItemScorer("dot", 1.0))
+    items = torch.randn(40, 16, requires_grad=True)
+    users = [torch.randn(8, 16) for _ in range(2)]
+    target = torch.randint(0, 40, (8,))
+    full = loss(users, items, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = loss(users, items, target)
+    assert all(p.dtype == torch.float32 for p in half)
+    for got, want in zip(half, full):
+        assert torch.allclose(got, want, rtol=0.05)
+    sum(half).backward()
+    assert items.grad.dtype == torch.float32 and torch.isfinite(items.grad).all()

@@ -30,6 +30,7 @@ class _FullSoftmaxCE(torch.autograd.Function):
     ROWS = 1024  # logsumexp in row slices, so its temporary is [1024 N], not [M N]
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")  # backward under the same autocast state as forward
     def forward(ctx, users, items, target, excluded):
         scores = (users @ items.t()).float()  # [M N]
         if excluded is not None:
@@ -42,6 +43,7 @@ class _FullSoftmaxCE(torch.autograd.Function):
         return loss
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_loss):
         if ctx.used:  # the buffer became the gradient the first time
             raise RuntimeError("the fused next-item loss can be differentiated once per forward")
@@ -49,7 +51,7 @@ class _FullSoftmaxCE(torch.autograd.Function):
         users, items, target, scores, lse = ctx.saved_tensors
         grad = scores.sub_(lse[:, None]).exp_()  # softmax  [M N]
         grad[torch.arange(len(grad), device=grad.device), target] -= 1.0
-        grad = grad.mul_(grad_loss[:, None]).to(users.dtype)
+        grad = grad.mul_(grad_loss[:, None])  # float32; the products below autocast like forward's
         grad_users = grad @ items if ctx.needs_input_grad[0] else None  # [M H]
         grad_items = grad.t() @ users if ctx.needs_input_grad[1] else None  # [N H]
         return grad_users, grad_items, None, None
