@@ -478,3 +478,13 @@ def test_the_leaderboard_splits_cold_and_warm_targets(tmp_path):
     store.write(other.key, record)
     with pytest.raises(ValueError, match="held out different cold items"):
         write_all(plan, store, str(tmp_path / "out2"))
+
+
+def test_the_embedding_throughput_script_embeds_the_first_n_texts_the_same_in_both_orders(tiny_data, tiny_bert, capsys):
+    from recbole_hier.benchmark import embedding_throughput
+
+    ratio = embedding_throughput.main(["--data_path", tiny_data, "--dataset", "tiny", "--fields", "title,genre",
+                                       "--plm_name_or_path", tiny_bert, "--limit", "20", "--threads", "1",
+                                       "--batch_size", "4"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and out.startswith("20 texts from") and "same vectors: True" in out
