@@ -37,3 +37,18 @@ def test_a_model_trains_and_evaluates_on_indexed_histories_as_on_recboles(make_c
         run.trainer.fit(run.train_data, run.valid_data, saved=False, show_progress=False)
         results.append(run.trainer.evaluate(run.test_data, load_best_model=False))
     assert results[0] == pytest.approx(results[1])
+
+
+def test_recommendation_histories_are_the_same_from_indexed_storage(built):
+    from recbole_hier.recommend import Histories
+
+    config, dataset, *_ = built(model="SASRec", n_layers=1, history_storage="index", MAX_ITEM_LIST_LENGTH=5)
+    ref_config, ref_dataset, *_ = built(model="SASRec", n_layers=1, MAX_ITEM_LIST_LENGTH=5)
+    assert isinstance(dataset.inter_feat, IndexedHistories)  # no [N L] lists behind it
+    ours, theirs = Histories(dataset, config), Histories(ref_dataset, ref_config)
+    assert ours.span == theirs.span and sorted(ours.columns) == sorted(theirs.columns)
+    for field in theirs.columns:
+        assert torch.equal(ours.columns[field], theirs.columns[field]), field
+    users = sorted(theirs.span)[:4]
+    a, b = ours.batch(users, ["item_id"]), theirs.batch(users, ["item_id"])
+    assert torch.equal(a["item_id_list"], b["item_id_list"])
