@@ -53,3 +53,35 @@ def test_no_parameter_learns_from_cold_items(make_config, model):
 def test_a_ratio_that_leaves_no_cold_or_no_warm_item_is_refused(built):
     with pytest.raises(ValueError, match="cold_item_ratio 0.01 holds out 0 of 30 items"):
         built(cold_item_ratio=0.01)
+
+
+def test_the_text_regression_recovers_a_linear_map_from_text_to_ids():
+    from recbole_hier.model.items import apply_text_to_id, fit_text_to_id
+
+    torch.manual_seed(0)
+    text, a, b = torch.randn(200, 12), torch.randn(12, 5), torch.randn(5)
+    weights = fit_text_to_id(text, text @ a + b, ridge=1e-9)
+    assert torch.allclose(apply_text_to_id(text[:3], weights), text[:3] @ a + b, atol=1e-4)
+
+
+def test_id_fill_gives_cold_items_a_predicted_id_part_at_evaluation_only(built):
+    from recbole_hier.model.items import apply_text_to_id, fit_text_to_id
+
+    config, dataset, *_, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2, id_fill="text")
+    items = model.item_representation
+    cold = dataset.cold_item_ids
+    text_only = items.adaptor(items.text)  # [N H]
+    trained = text_only + items.id_embedding.weight
+    model.train()
+    assert torch.allclose(items.weight[cold], text_only[cold])  # training: text alone, as with none
+    model.eval()
+    table = items.weight
+    warm = torch.ones(len(table), dtype=torch.bool)
+    warm[cold], warm[0] = False, False
+    expected = text_only[cold] + apply_text_to_id(items.text[cold], fit_text_to_id(
+        items.text[warm], items.id_embedding.weight[warm]))
+    assert torch.allclose(table[cold], expected, atol=1e-5)
+    assert not torch.allclose(table[cold], text_only[cold])
+    assert torch.allclose(table[warm], trained[warm])  # items with a trained ID part unchanged
+    ids = torch.tensor([int(cold[0]), 1, 2])
+    assert torch.allclose(items(ids), table[ids], atol=1e-6)  # row gathering agrees with the table

@@ -88,6 +88,19 @@ def train_counts(dataset):
     return torch.bincount(dataset.inter_feat[dataset.iid_field].long(), minlength=dataset.item_num)
 
 
+def fit_text_to_id(text, ids, ridge=0.1):
+    """Ridge regression ``[T 1] -> E_id`` over the rows given (``[M D]`` -> ``[M H]``); returns
+    ``W [D+1 H]``. The penalty is ``ridge`` times the mean diagonal of ``T^T T`` (scale-free)."""
+    x = torch.cat([text, text.new_ones(len(text), 1)], dim=1).double()  # [M D+1]
+    gram = x.t() @ x
+    penalty = ridge * gram.diagonal().mean() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
+    return torch.linalg.solve(gram + penalty, x.t() @ ids.double()).to(text.dtype)
+
+
+def apply_text_to_id(text, weights):  # [M D], [D+1 H] -> [M H]
+    return text @ weights[:-1] + weights[-1]
+
+
 class ItemRepresentation(nn.Module):
     """Every item's vector: ``adapt(T[i])`` and/or ``E_id[i]`` (``item_repr``: text, id, text+id),
     the ID part optionally scaled by a :class:`FrequencyGate` (``id_gate: frequency``).
@@ -96,6 +109,9 @@ class ItemRepresentation(nn.Module):
     masked out by ``id_mask``) is its text alone, ``adapt(T[i])``. ``id_dropout`` p trains
     for that: while training, each item's ID part is left out with probability p (per item,
     per table access, not rescaled), so text-only vectors are scored on the same scale.
+    ``id_fill: text`` gives such an item, at evaluation, the ID part that a ridge regression
+    from frozen text to the trained ID embeddings predicts for its text (refitted on the
+    items that have one whenever the table is read after a switch to evaluation).
 
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
@@ -104,7 +120,7 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8, counts=None, id_dropout=0.0):
+                 n_experts=8, counts=None, id_dropout=0.0, id_fill="none"):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -120,8 +136,24 @@ class ItemRepresentation(nn.Module):
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
         self.gate = FrequencyGate(counts) if counts is not None else None
         self.id_dropout = id_dropout
+        self.id_fill = id_fill
+        self._filled = None  # [n_items H] predicted ID rows while evaluating (id_fill: text)
         # 1 = the item's ID embedding is used; rebuilt with the model (not saved), None = all
         self.register_buffer("id_mask", None, persistent=False)
+
+    def train(self, mode=True):
+        self._filled = None  # the ID embeddings change while training: refit when evaluating
+        return super().train(mode)
+
+    def _filled_rows(self):
+        """Every item's ID row predicted from its text, fitted on the items the mask keeps."""
+        if self._filled is None or len(self._filled) != len(self.text):
+            with torch.no_grad():
+                keep = self.id_mask.bool().clone()
+                keep[0] = False  # padding
+                weights = fit_text_to_id(self.text[keep], self.id_embedding.weight[keep])
+                self._filled = apply_text_to_id(self.text, weights)
+        return self._filled
 
     @classmethod
     def from_config(cls, config, dataset, dropout):
@@ -131,7 +163,8 @@ class ItemRepresentation(nn.Module):
         items = cls(dataset.item_num, config["hidden_size"], config["item_repr"],
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
                     dropout, config["moe_experts"], train_counts(dataset) if gated else None,
-                    config["id_dropout"] if config["item_repr"] == "text+id" else 0.0)
+                    config["id_dropout"] if config["item_repr"] == "text+id" else 0.0,
+                    config["id_fill"] if config["item_repr"] == "text+id" else "none")
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)
@@ -151,6 +184,11 @@ class ItemRepresentation(nn.Module):
         rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
         scale = self.gate(ids) if self.gate is not None else None
         keep = self.id_mask
+        if keep is not None and not self.training and self.id_fill == "text":
+            filled = self._filled_rows() if ids is None else self._filled_rows()[ids]
+            mask = keep if ids is None else keep[ids]
+            rows = torch.where(mask.unsqueeze(-1).bool(), rows, filled)
+            keep = None  # every item has an ID part now
         if self.training and self.id_dropout > 0:
             dropped = torch.rand(rows.size(0) if ids is None else self.id_embedding.num_embeddings,
                                  device=rows.device) < self.id_dropout
@@ -168,6 +206,7 @@ class ItemRepresentation(nn.Module):
         if text_rows.dim() != 2 or text_rows.size(1) != self.text.size(1):
             raise ValueError(f"new item text vectors must be [M {self.text.size(1)}], got {list(text_rows.shape)}")
         old, new = self.text.size(0), text_rows.size(0)
+        self._filled = None
         self.text = nn.Parameter(torch.cat([self.text.data, text_rows.to(self.text)]), requires_grad=False)
         if self.uses_id:
             device = self.text.device

@@ -53,4 +53,7 @@ ITEM_KEYS = [
     Key("id_dropout", "float", 0.0, "With text+id: while training, leave out each item's ID embedding with this "
         "probability, so items scored by text alone (new items) rank on the same scale.", low=0.0, high=1.0,
         high_open=True),
+    Key("id_fill", "str", "none", "With text+id: the ID part of an item that never trained one (a cold or "
+        "added item) at evaluation: none (its text alone), or text (ridge regression from frozen text to the "
+        "trained ID embeddings, fitted on the other items).", choices=("none", "text")),
 ]
