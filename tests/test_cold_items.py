@@ -55,19 +55,21 @@ def test_a_ratio_that_leaves_no_cold_or_no_warm_item_is_refused(built):
         built(cold_item_ratio=0.01)
 
 
-def test_the_text_regression_recovers_a_linear_map_from_text_to_ids():
-    from recbole_hier.model.items import apply_text_to_id, fit_text_to_id
+def test_nearest_id_rows_average_the_k_most_similar_items_with_an_id():
+    from recbole_hier.model.items import nearest_id_rows
 
-    torch.manual_seed(0)
-    text, a, b = torch.randn(200, 12), torch.randn(12, 5), torch.randn(5)
-    weights = fit_text_to_id(text, text @ a + b, ridge=1e-9)
-    assert torch.allclose(apply_text_to_id(text[:3], weights), text[:3] @ a + b, atol=1e-4)
+    text = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.3, 0.9], [1.0, 0.05]])
+    has_id = torch.tensor([False, True, True, True, False, False])
+    ids = torch.arange(6.0).unsqueeze(1).repeat(1, 3)  # row i holds i
+    rows = nearest_id_rows(text, has_id, ids, torch.tensor([5, 4]), k=2, chunk=1)
+    assert rows[:, 0].tolist() == [1.5, 2.5]  # item 5 is nearest 1 and 2; item 4 nearest 2 and 3
 
 
-def test_id_fill_gives_cold_items_a_predicted_id_part_at_evaluation_only(built):
-    from recbole_hier.model.items import apply_text_to_id, fit_text_to_id
+def test_id_fill_gives_cold_items_their_text_neighbours_id_part_when_scoring_only(built):
+    from recbole_hier.model.items import nearest_id_rows
 
-    config, dataset, *_, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2, id_fill="text")
+    config, dataset, *_, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2, id_fill="neighbours",
+                                       id_fill_k=2)
     items = model.item_representation
     cold = dataset.cold_item_ids
     text_only = items.adaptor(items.text)  # [N H]
@@ -78,10 +80,32 @@ def test_id_fill_gives_cold_items_a_predicted_id_part_at_evaluation_only(built):
     table = items.weight
     warm = torch.ones(len(table), dtype=torch.bool)
     warm[cold], warm[0] = False, False
-    expected = text_only[cold] + apply_text_to_id(items.text[cold], fit_text_to_id(
-        items.text[warm], items.id_embedding.weight[warm]))
-    assert torch.allclose(table[cold], expected, atol=1e-5)
+    expected = text_only[cold] + nearest_id_rows(items.text, warm, items.id_embedding.weight, cold, 2)
+    assert torch.allclose(table[cold], expected, atol=1e-6)
     assert not torch.allclose(table[cold], text_only[cold])
     assert torch.allclose(table[warm], trained[warm])  # items with a trained ID part unchanged
     ids = torch.tensor([int(cold[0]), 1, 2])
     assert torch.allclose(items(ids), table[ids], atol=1e-6)  # row gathering agrees with the table
+
+
+def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(tiny_data, tiny_bert, tmp_path, capsys):
+    import os
+
+    from recbole_hier import run_recbole_hier as train
+    from recbole_hier.benchmark import cold_fill
+    from tests.conftest import PROTOCOL, tiny_config_dict
+
+    config = {**tiny_config_dict(tiny_data, tiny_bert, tmp_path), "n_layers": 1, "cold_item_ratio": 0.2}
+    model_file = train("SASRecText", "tiny", [PROTOCOL], config)["saved_model_file"]
+    rows = cold_fill.main([f"--model_file={model_file}", "--k", "1,3"])
+    assert [(fill, k, split) for fill, k, split, _ in rows] == [
+        ("none", None, "valid"), ("none", None, "test"), ("neighbours", 1, "valid"), ("neighbours", 1, "test"),
+        ("neighbours", 3, "valid"), ("neighbours", 3, "test")]
+    none_valid, k1_valid = rows[0][3], rows[2][3]
+    assert none_valid["n_cold"] > 0 and none_valid["all"] > 0
+    assert none_valid["cold"] != k1_valid["cold"]  # a borrowed ID part moves the cold items' ranks
+    assert "| neighbours | 3 | test |" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="cold-item protocol"):
+        plain = train("SASRecText", "tiny", [PROTOCOL], {**config, "cold_item_ratio": 0.0})["saved_model_file"]
+        cold_fill.evaluate_fills(plain, [1])
+    assert os.path.exists(model_file)

@@ -88,17 +88,17 @@ def train_counts(dataset):
     return torch.bincount(dataset.inter_feat[dataset.iid_field].long(), minlength=dataset.item_num)
 
 
-def fit_text_to_id(text, ids, ridge=0.1):
-    """Ridge regression ``[T 1] -> E_id`` over the rows given (``[M D]`` -> ``[M H]``); returns
-    ``W [D+1 H]``. The penalty is ``ridge`` times the mean diagonal of ``T^T T`` (scale-free)."""
-    x = torch.cat([text, text.new_ones(len(text), 1)], dim=1).double()  # [M D+1]
-    gram = x.t() @ x
-    penalty = ridge * gram.diagonal().mean() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
-    return torch.linalg.solve(gram + penalty, x.t() @ ids.double()).to(text.dtype)
-
-
-def apply_text_to_id(text, weights):  # [M D], [D+1 H] -> [M H]
-    return text @ weights[:-1] + weights[-1]
+def nearest_id_rows(text, has_id, id_rows, wanted, k, chunk=4096):
+    """For each ``wanted`` item, the mean ID row of the ``k`` items with a trained ID part
+    (``has_id`` ``[N]``) nearest to it by cosine of frozen text: ``[M]`` ids -> ``[M H]``."""
+    unit = F.normalize(text, dim=-1)  # [N D]
+    donors = has_id.nonzero().squeeze(1)  # [W]
+    k = min(k, len(donors))
+    rows = []
+    for start in range(0, len(wanted), chunk):
+        similar = (unit[wanted[start:start + chunk]] @ unit[donors].t()).topk(k, dim=1).indices  # [m k]
+        rows.append(id_rows[donors[similar]].mean(dim=1))  # [m H]
+    return torch.cat(rows) if rows else id_rows.new_zeros(0, id_rows.size(1))
 
 
 class ItemRepresentation(nn.Module):
@@ -109,9 +109,9 @@ class ItemRepresentation(nn.Module):
     masked out by ``id_mask``) is its text alone, ``adapt(T[i])``. ``id_dropout`` p trains
     for that: while training, each item's ID part is left out with probability p (per item,
     per table access, not rescaled), so text-only vectors are scored on the same scale.
-    ``id_fill: text`` gives such an item, at evaluation, the ID part that a ridge regression
-    from frozen text to the trained ID embeddings predicts for its text (refitted on the
-    items that have one whenever the table is read after a switch to evaluation).
+    ``id_fill: neighbours`` gives such an item, at evaluation, the mean ID embedding of the
+    ``id_fill_k`` trained items whose frozen text is nearest to its own (recomputed when the
+    table is first read after a switch to evaluation).
 
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
@@ -120,7 +120,7 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8, counts=None, id_dropout=0.0, id_fill="none"):
+                 n_experts=8, counts=None, id_dropout=0.0, id_fill="none", id_fill_k=5):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -136,8 +136,8 @@ class ItemRepresentation(nn.Module):
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
         self.gate = FrequencyGate(counts) if counts is not None else None
         self.id_dropout = id_dropout
-        self.id_fill = id_fill
-        self._filled = None  # [n_items H] predicted ID rows while evaluating (id_fill: text)
+        self.id_fill, self.id_fill_k = id_fill, id_fill_k
+        self._filled = None  # [n_items H] borrowed ID rows while evaluating (id_fill: neighbours)
         # 1 = the item's ID embedding is used; rebuilt with the model (not saved), None = all
         self.register_buffer("id_mask", None, persistent=False)
 
@@ -146,13 +146,16 @@ class ItemRepresentation(nn.Module):
         return super().train(mode)
 
     def _filled_rows(self):
-        """Every item's ID row predicted from its text, fitted on the items the mask keeps."""
+        """``[n_items H]``: masked items' ID rows borrowed from their text neighbours (0 elsewhere)."""
         if self._filled is None or len(self._filled) != len(self.text):
             with torch.no_grad():
-                keep = self.id_mask.bool().clone()
-                keep[0] = False  # padding
-                weights = fit_text_to_id(self.text[keep], self.id_embedding.weight[keep])
-                self._filled = apply_text_to_id(self.text, weights)
+                has_id = self.id_mask.bool().clone()
+                has_id[0] = False  # padding
+                wanted = (~self.id_mask.bool()).nonzero().squeeze(1)
+                filled = torch.zeros_like(self.id_embedding.weight)
+                filled[wanted] = nearest_id_rows(self.text, has_id, self.id_embedding.weight, wanted,
+                                                 self.id_fill_k)
+                self._filled = filled
         return self._filled
 
     @classmethod
@@ -164,7 +167,7 @@ class ItemRepresentation(nn.Module):
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
                     dropout, config["moe_experts"], train_counts(dataset) if gated else None,
                     config["id_dropout"] if config["item_repr"] == "text+id" else 0.0,
-                    config["id_fill"] if config["item_repr"] == "text+id" else "none")
+                    config["id_fill"] if config["item_repr"] == "text+id" else "none", config["id_fill_k"])
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)
@@ -184,7 +187,7 @@ class ItemRepresentation(nn.Module):
         rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
         scale = self.gate(ids) if self.gate is not None else None
         keep = self.id_mask
-        if keep is not None and not self.training and self.id_fill == "text":
+        if keep is not None and not self.training and self.id_fill == "neighbours":
             filled = self._filled_rows() if ids is None else self._filled_rows()[ids]
             mask = keep if ids is None else keep[ids]
             rows = torch.where(mask.unsqueeze(-1).bool(), rows, filled)

@@ -54,6 +54,7 @@ ITEM_KEYS = [
         "probability, so items scored by text alone (new items) rank on the same scale.", low=0.0, high=1.0,
         high_open=True),
     Key("id_fill", "str", "none", "With text+id: the ID part of an item that never trained one (a cold or "
-        "added item) at evaluation: none (its text alone), or text (ridge regression from frozen text to the "
-        "trained ID embeddings, fitted on the other items).", choices=("none", "text")),
+        "added item) when scoring: none (its text alone), or neighbours (the mean ID embedding of the "
+        "id_fill_k trained items nearest by frozen-text cosine).", choices=("none", "neighbours")),
+    Key("id_fill_k", "int", 5, "Neighbours averaged by id_fill: neighbours.", low=1),
 ]

@@ -1,0 +1,69 @@
+"""How a cold-protocol checkpoint ranks its cold items under each ``id_fill``, without retraining.
+
+    python -m recbole_hier.benchmark.cold_fill --model_file=CHECKPOINT [--k 1,2,3,5,10]
+
+For a text+id model trained under the cold-item protocol (``properties/protocol/
+cold_items.yaml``), prints validation and test NDCG@10 over all targets, cold targets and
+warm targets with ``id_fill: none`` (cold items scored by text alone) and with
+``id_fill: neighbours`` at each ``k``. ``id_fill`` changes scoring only, so one trained
+model answers for every setting; choose on the validation rows.
+"""
+
+import argparse
+
+import numpy as np
+
+
+def evaluate_fills(model_file, ks):
+    """``[(fill, k, split, {all, cold, warm})]`` for ``id_fill`` none and neighbours at each k."""
+    import torch
+
+    from recbole_hier import pipeline
+    from recbole_hier.benchmark.runner import _per_user_evaluator
+    from recbole_hier.checkpoint import check_data, data_identity, external_config, load_checkpoint, load_weights
+    from recbole_hier.config import Config
+
+    checkpoint = load_checkpoint(model_file, map_location="cpu")
+    config = Config(checkpoint["config"]["model"], checkpoint["config"]["dataset"],
+                    config_dict={**external_config(checkpoint), "show_progress": False})
+    run = pipeline.build(config)
+    check_data(checkpoint, data_identity(run.dataset), model_file)
+    load_weights(run.model, checkpoint, model_file)
+    items = getattr(run.model, "item_representation", None)
+    cold = getattr(run.dataset, "cold_item_ids", None)
+    if items is None or not (items.uses_text and items.uses_id) or cold is None or not len(cold):
+        raise ValueError(f"{model_file}: id_fill needs a text+id model trained under the cold-item protocol "
+                         "(cold_item_ratio > 0)")
+    run.trainer.evaluator = _per_user_evaluator(config)
+    cold = set(cold.tolist())
+    rows = []
+    for fill, k in [("none", None)] + [("neighbours", k) for k in ks]:
+        items.id_fill, items.id_fill_k = fill, k or 1
+        for split, data in (("valid", run.valid_data), ("test", run.test_data)):
+            with torch.no_grad():
+                run.trainer.evaluate(data, load_best_model=False, show_progress=False)
+            ndcg = np.asarray(run.trainer.evaluator.last_ndcg10, dtype=float)
+            is_cold = np.isin(data._dataset.inter_feat[run.dataset.iid_field].numpy(), list(cold))
+            rows.append((fill, k, split, {"all": ndcg.mean(), "cold": ndcg[is_cold].mean(),
+                                          "warm": ndcg[~is_cold].mean(), "n_cold": int(is_cold.sum())}))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_file", required=True)
+    parser.add_argument("--k", default="1,2,3,5,10", help="comma-separated neighbour counts")
+    args = parser.parse_args(argv)
+    ks = [int(k) for k in args.k.split(",")]
+    if any(k < 1 for k in ks):
+        parser.error(f"--k values must be at least 1, got {args.k}")
+    rows = evaluate_fills(args.model_file, ks)
+    print(f"{args.model_file}: NDCG@10 (cold targets: {rows[0][3]['n_cold']} in validation)")
+    print("| id_fill | k | split | all | cold | warm |\n|---|---|---|---|---|---|")
+    for fill, k, split, m in rows:
+        print(f"| {fill} | {k or ''} | {split} | {m['all']:.4f} | {m['cold']:.4f} | {m['warm']:.4f} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
