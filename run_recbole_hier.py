@@ -41,6 +41,9 @@ def parse_args(argv=None):
     parser.add_argument("--history", default=None, help="a new user's items, oldest first (a,b,c)")
     parser.add_argument("--history_file", default=None, help="file of new users: label<TAB>item,item,... a line")
     parser.add_argument("--new_items", default=None, help=".item file of items to rank beside the trained ones")
+    parser.add_argument("--id_fill", default=None, choices=["none", "neighbours"],
+                        help="new items' ID part: none (text alone) or their text neighbours' (default: the model's)")
+    parser.add_argument("--id_fill_k", type=int, default=None, help="neighbours averaged by --id_fill=neighbours")
     parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")
     parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")
@@ -121,7 +124,8 @@ def _recommend(args):
     item_fields = [f.strip() for f in args.item_fields.split(",") if f.strip()]
     start = time.perf_counter()
     rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"),
-                     histories=histories, new_items=args.new_items, item_fields=item_fields)
+                     histories=histories, new_items=args.new_items, item_fields=item_fields,
+                     id_fill=args.id_fill, id_fill_k=args.id_fill_k)
     seconds = time.perf_counter() - start
     write_recommendations(rows, args.output, item_fields)
     n_users = len({row[0] for row in rows})

@@ -220,3 +220,22 @@ def test_the_speed_script_times_recommending_against_a_validation_pass(tiny_data
                                 "--load_col={'inter': ['user_id', 'item_id', 'timestamp']}"])
     assert out["users"] == 40 and out["valid_seconds"] > 0 and out["recommend_seconds"] > 0
     assert "users/s" in capsys.readouterr().out
+
+
+def test_with_id_fill_a_new_copy_of_an_item_borrows_its_id_part_and_scores_as_it(trained, tiny_data, tmp_path):
+    path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5")])
+    rows = recommend(trained["HierRec"], users=["u1", "u2"], topk=45, exclude_seen=False, new_items=path,
+                     id_fill="neighbours", id_fill_k=1)
+    scores = {(user, item): score for user, _, item, score in rows}
+    for user in ("u1", "u2"):  # its nearest trained item by text is i5 itself: the same vector
+        assert scores[(user, "brand-new")] == pytest.approx(scores[(user, "i5")], abs=1e-5)
+    plain = recommend(trained["HierRec"], users=["u1"], topk=45, exclude_seen=False, new_items=path)
+    assert {i: s for u, _, i, s in plain}["brand-new"] != pytest.approx(scores[("u1", "i5")], abs=1e-5)
+    out = tmp_path / "filled.csv"
+    run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", f"--new_items={path}",
+                           "--users=u1", "--topk=45", "--exclude_seen=false", "--id_fill=neighbours",
+                           "--id_fill_k=1", f"--output={out}"])
+    cli = {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())}
+    assert cli["brand-new"] == pytest.approx(cli["i5"], abs=1e-4)
+    with pytest.raises(RecommendError, match="SASRec has no text\\+id item vectors"):
+        recommend(trained["SASRec"], users=["u1"], id_fill="neighbours")

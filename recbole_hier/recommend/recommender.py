@@ -45,6 +45,19 @@ class Recommender:
         config, model, dataset, *_ = load_data_and_model(model_file)
         return cls(config, model, dataset, batch_size, show_progress)
 
+    def set_id_fill(self, kind, k=None):
+        """How items without a trained ID part (added ones) are scored: ``none`` (text alone) or
+        ``neighbours`` (plus the mean ID embedding of the ``k`` trained items nearest by text)."""
+        items = getattr(self.model, "item_representation", None)
+        if items is None or not (items.uses_text and items.uses_id):
+            raise RecommendError(f"--id_fill: {self.config['model']} has no text+id item vectors "
+                                 "(item_repr: text+id) whose ID part could be filled")
+        if kind not in ("none", "neighbours") or (k is not None and int(k) < 1):
+            raise RecommendError(f"--id_fill must be none or neighbours and --id_fill_k at least 1, got {kind!r}, {k!r}")
+        items.id_fill = kind
+        items.id_fill_k = int(k) if k is not None else items.id_fill_k
+        items.train(False)  # forget rows filled under the previous setting
+
     def add_items(self, path):
         """Add the items of a ``--new_items`` file; returns their tokens."""
         tokens, columns = embed_new_items(path, self.model, self.dataset, self.config)
@@ -149,13 +162,16 @@ class Recommender:
 
 
 def recommend(model_file, users=None, topk=10, exclude_seen=True, batch_size=256, show_progress=False,
-              histories=None, new_items=None, item_fields=()):
+              histories=None, new_items=None, item_fields=(), id_fill=None, id_fill_k=None):
     """``[(user, rank, item, score, *item_fields)]``: the top ``topk`` items of each known user
     (every user when ``users`` and ``histories`` are None) or of each new user's history
-    (``[(label, [item token])]``), with the items of the ``new_items`` file ranked too."""
+    (``[(label, [item token])]``), with the items of the ``new_items`` file ranked too;
+    ``id_fill``/``id_fill_k`` override the checkpoint's (see :meth:`Recommender.set_id_fill`)."""
     if users is not None and histories is not None:
         raise RecommendError("recommend for known users or for histories, not both")
     recommender = Recommender.load(model_file, batch_size, show_progress)
+    if id_fill is not None or id_fill_k is not None:
+        recommender.set_id_fill(id_fill or recommender.model.item_representation.id_fill, id_fill_k)
     if new_items is not None:
         recommender.add_items(new_items)
     if histories is not None:
