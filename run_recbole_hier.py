@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument("--new_items", default=None, help=".item file of items to rank beside the trained ones")
     parser.add_argument("--id_fill", default=None, choices=["none", "neighbours"],
                         help="new items' ID part: none (text alone) or their text neighbours' (default: the model's)")
-    parser.add_argument("--id_fill_k", type=int, default=None, help="neighbours averaged by --id_fill=neighbours")
+    parser.add_argument("--id_fill_k", type=int, default=None, help="neighbours mixed by --id_fill=neighbours")
     parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")
     parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")

@@ -55,21 +55,28 @@ def test_a_ratio_that_leaves_no_cold_or_no_warm_item_is_refused(built):
         built(cold_item_ratio=0.01)
 
 
-def test_nearest_id_rows_average_the_k_most_similar_items_with_an_id():
+def test_nearest_id_rows_mix_the_k_most_similar_items_with_an_id_by_softmax_of_cosine():
     from recbole_hier.model.items import nearest_id_rows
 
     text = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.3, 0.9], [1.0, 0.05]])
     has_id = torch.tensor([False, True, True, True, False, False])
     ids = torch.arange(6.0).unsqueeze(1).repeat(1, 3)  # row i holds i
-    rows = nearest_id_rows(text, has_id, ids, torch.tensor([5, 4]), k=2, chunk=1)
-    assert rows[:, 0].tolist() == [1.5, 2.5]  # item 5 is nearest 1 and 2; item 4 nearest 2 and 3
+    wanted = torch.tensor([5, 4])
+    flat = nearest_id_rows(text, has_id, ids, wanted, k=2, temperature=1e6, chunk=1)
+    assert flat[:, 0].tolist() == pytest.approx([1.5, 2.5])  # item 5 is nearest 1 and 2; item 4 nearest 3 and 2
+    sharp = nearest_id_rows(text, has_id, ids, wanted, k=2, temperature=1e-5)
+    assert sharp[:, 0].tolist() == pytest.approx([1.0, 3.0])  # the nearest item's row whole
+    cos = torch.nn.functional.normalize(text, dim=-1)
+    mid = nearest_id_rows(text, has_id, ids, wanted[:1], k=2, temperature=0.1)
+    w = (torch.stack([cos[5] @ cos[1], cos[5] @ cos[2]]) / 0.1).softmax(0)
+    assert mid[0, 0].item() == pytest.approx((w[0] * 1 + w[1] * 2).item())
 
 
 def test_id_fill_gives_cold_items_their_text_neighbours_id_part_when_scoring_only(built):
     from recbole_hier.model.items import nearest_id_rows
 
     config, dataset, *_, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2, id_fill="neighbours",
-                                       id_fill_k=2)
+                                       id_fill_k=2, id_fill_temperature=0.5)
     items = model.item_representation
     cold = dataset.cold_item_ids
     text_only = items.adaptor(items.text)  # [N H]
@@ -80,7 +87,7 @@ def test_id_fill_gives_cold_items_their_text_neighbours_id_part_when_scoring_onl
     table = items.weight
     warm = torch.ones(len(table), dtype=torch.bool)
     warm[cold], warm[0] = False, False
-    expected = text_only[cold] + nearest_id_rows(items.text, warm, items.id_embedding.weight, cold, 2)
+    expected = text_only[cold] + nearest_id_rows(items.text, warm, items.id_embedding.weight, cold, 2, 0.5)
     assert torch.allclose(table[cold], expected, atol=1e-6)
     assert not torch.allclose(table[cold], text_only[cold])
     assert torch.allclose(table[warm], trained[warm])  # items with a trained ID part unchanged
@@ -97,15 +104,15 @@ def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(
 
     config = {**tiny_config_dict(tiny_data, tiny_bert, tmp_path), "n_layers": 1, "cold_item_ratio": 0.2}
     model_file = train("SASRecText", "tiny", [PROTOCOL], config)["saved_model_file"]
-    rows = cold_fill.main([f"--model_file={model_file}", "--k", "1,3"])
-    assert [(fill, k, split) for fill, k, split, _ in rows] == [
-        ("none", None, "valid"), ("none", None, "test"), ("neighbours", 1, "valid"), ("neighbours", 1, "test"),
-        ("neighbours", 3, "valid"), ("neighbours", 3, "test")]
-    none_valid, k1_valid = rows[0][3], rows[2][3]
+    rows = cold_fill.main([f"--model_file={model_file}", "--k", "1,3", "--temperature", "0.05"])
+    assert [(fill, k, t, split) for fill, k, t, split, _ in rows] == [
+        ("none", None, None, "valid"), ("none", None, None, "test"), ("neighbours", 1, 0.05, "valid"),
+        ("neighbours", 1, 0.05, "test"), ("neighbours", 3, 0.05, "valid"), ("neighbours", 3, 0.05, "test")]
+    none_valid, k1_valid = rows[0][4], rows[2][4]
     assert none_valid["n_cold"] > 0 and none_valid["all"] > 0
     assert none_valid["cold"] != k1_valid["cold"]  # a borrowed ID part moves the cold items' ranks
-    assert "| neighbours | 3 | test |" in capsys.readouterr().out
+    assert "| neighbours | 3 | 0.05 | test |" in capsys.readouterr().out
     with pytest.raises(ValueError, match="cold-item protocol"):
         plain = train("SASRecText", "tiny", [PROTOCOL], {**config, "cold_item_ratio": 0.0})["saved_model_file"]
-        cold_fill.evaluate_fills(plain, [1])
+        cold_fill.evaluate_fills(plain, [1], [0.05])
     assert os.path.exists(model_file)

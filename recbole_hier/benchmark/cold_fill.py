@@ -1,11 +1,11 @@
 """How a cold-protocol checkpoint ranks its cold items under each ``id_fill``, without retraining.
 
-    python -m recbole_hier.benchmark.cold_fill --model_file=CHECKPOINT [--k 1,2,3,5,10]
+    python -m recbole_hier.benchmark.cold_fill --model_file=CHECKPOINT [--k 1,5,10] [--temperature 0.01,0.03,0.1]
 
 For a text+id model trained under the cold-item protocol (``properties/protocol/
 cold_items.yaml``), prints validation and test NDCG@10 over all targets, cold targets and
 warm targets with ``id_fill: none`` (cold items scored by text alone) and with
-``id_fill: neighbours`` at each ``k``. ``id_fill`` changes scoring only, so one trained
+``id_fill: neighbours`` at each ``k`` and ``temperature``. ``id_fill`` changes scoring only, so one trained
 model answers for every setting; choose on the validation rows.
 """
 
@@ -14,8 +14,9 @@ import argparse
 import numpy as np
 
 
-def evaluate_fills(model_file, ks):
-    """``[(fill, k, split, {all, cold, warm})]`` for ``id_fill`` none and neighbours at each k."""
+def evaluate_fills(model_file, ks, temperatures):
+    """``[(fill, k, temperature, split, {all, cold, warm, n_cold})]`` for ``id_fill`` none and
+    neighbours at each k and temperature."""
     import torch
 
     from recbole_hier import pipeline
@@ -37,14 +38,15 @@ def evaluate_fills(model_file, ks):
     run.trainer.evaluator = _per_user_evaluator(config)
     cold = set(cold.tolist())
     rows = []
-    for fill, k in [("none", None)] + [("neighbours", k) for k in ks]:
-        items.id_fill, items.id_fill_k = fill, k or 1
+    settings = [("none", None, None)] + [("neighbours", k, t) for k in ks for t in temperatures]
+    for fill, k, temperature in settings:
+        items.id_fill, items.id_fill_k, items.id_fill_temperature = fill, k or 1, temperature or 1.0
         for split, data in (("valid", run.valid_data), ("test", run.test_data)):
             with torch.no_grad():
                 run.trainer.evaluate(data, load_best_model=False, show_progress=False)
             ndcg = np.asarray(run.trainer.evaluator.last_ndcg10, dtype=float)
             is_cold = np.isin(data._dataset.inter_feat[run.dataset.iid_field].numpy(), list(cold))
-            rows.append((fill, k, split, {"all": ndcg.mean(), "cold": ndcg[is_cold].mean(),
+            rows.append((fill, k, temperature, split, {"all": ndcg.mean(), "cold": ndcg[is_cold].mean(),
                                           "warm": ndcg[~is_cold].mean(), "n_cold": int(is_cold.sum())}))
     return rows
 
@@ -52,16 +54,18 @@ def evaluate_fills(model_file, ks):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_file", required=True)
-    parser.add_argument("--k", default="1,2,3,5,10", help="comma-separated neighbour counts")
+    parser.add_argument("--k", default="1,5,10", help="comma-separated neighbour counts")
+    parser.add_argument("--temperature", default="0.01,0.03,0.1", help="comma-separated softmax temperatures")
     args = parser.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
-    if any(k < 1 for k in ks):
-        parser.error(f"--k values must be at least 1, got {args.k}")
-    rows = evaluate_fills(args.model_file, ks)
-    print(f"{args.model_file}: NDCG@10 (cold targets: {rows[0][3]['n_cold']} in validation)")
-    print("| id_fill | k | split | all | cold | warm |\n|---|---|---|---|---|---|")
-    for fill, k, split, m in rows:
-        print(f"| {fill} | {k or ''} | {split} | {m['all']:.4f} | {m['cold']:.4f} | {m['warm']:.4f} |")
+    temperatures = [float(t) for t in args.temperature.split(",")]
+    if any(k < 1 for k in ks) or any(t <= 0 for t in temperatures):
+        parser.error(f"--k values must be at least 1 and --temperature values above 0, got {args.k}, {args.temperature}")
+    rows = evaluate_fills(args.model_file, ks, temperatures)
+    print(f"{args.model_file}: NDCG@10 (cold targets: {rows[0][4]['n_cold']} in validation)")
+    print("| id_fill | k | temperature | split | all | cold | warm |\n|---|---|---|---|---|---|---|")
+    for fill, k, t, split, m in rows:
+        print(f"| {fill} | {k or ''} | {t or ''} | {split} | {m['all']:.4f} | {m['cold']:.4f} | {m['warm']:.4f} |")
     return rows
 
 

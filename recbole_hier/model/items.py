@@ -88,16 +88,19 @@ def train_counts(dataset):
     return torch.bincount(dataset.inter_feat[dataset.iid_field].long(), minlength=dataset.item_num)
 
 
-def nearest_id_rows(text, has_id, id_rows, wanted, k, chunk=4096):
-    """For each ``wanted`` item, the mean ID row of the ``k`` items with a trained ID part
-    (``has_id`` ``[N]``) nearest to it by cosine of frozen text: ``[M]`` ids -> ``[M H]``."""
+def nearest_id_rows(text, has_id, id_rows, wanted, k, temperature, chunk=4096):
+    """For each ``wanted`` item, a mix of the ID rows of the ``k`` items with a trained ID part
+    (``has_id`` ``[N]``) nearest to it by cosine of frozen text, weighted by
+    ``softmax(cosine / temperature)``: ``[M]`` ids -> ``[M H]``. A small temperature follows
+    the nearest item (a near-duplicate's ID part whole); a large one averages the k."""
     unit = F.normalize(text, dim=-1)  # [N D]
     donors = has_id.nonzero().squeeze(1)  # [W]
     k = min(k, len(donors))
     rows = []
     for start in range(0, len(wanted), chunk):
-        similar = (unit[wanted[start:start + chunk]] @ unit[donors].t()).topk(k, dim=1).indices  # [m k]
-        rows.append(id_rows[donors[similar]].mean(dim=1))  # [m H]
+        similar = (unit[wanted[start:start + chunk]] @ unit[donors].t()).topk(k, dim=1)  # [m k]
+        weights = (similar.values / temperature).softmax(dim=1)  # [m k]
+        rows.append((weights.unsqueeze(-1) * id_rows[donors[similar.indices]]).sum(dim=1))  # [m H]
     return torch.cat(rows) if rows else id_rows.new_zeros(0, id_rows.size(1))
 
 
@@ -109,9 +112,10 @@ class ItemRepresentation(nn.Module):
     masked out by ``id_mask``) is its text alone, ``adapt(T[i])``. ``id_dropout`` p trains
     for that: while training, each item's ID part is left out with probability p (per item,
     per table access, not rescaled), so text-only vectors are scored on the same scale.
-    ``id_fill: neighbours`` gives such an item, at evaluation, the mean ID embedding of the
-    ``id_fill_k`` trained items whose frozen text is nearest to its own (recomputed when the
-    table is first read after a switch to evaluation).
+    ``id_fill: neighbours`` gives such an item, at evaluation, a mix of the ID embeddings of
+    the ``id_fill_k`` trained items whose frozen text is nearest to its own, weighted by
+    ``softmax(cosine / id_fill_temperature)`` (recomputed when the table is first read after
+    a switch to evaluation).
 
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
@@ -120,7 +124,8 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8, counts=None, id_dropout=0.0, id_fill="none", id_fill_k=5):
+                 n_experts=8, counts=None, id_dropout=0.0, id_fill="none", id_fill_k=10,
+                 id_fill_temperature=0.03):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -136,7 +141,7 @@ class ItemRepresentation(nn.Module):
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
         self.gate = FrequencyGate(counts) if counts is not None else None
         self.id_dropout = id_dropout
-        self.id_fill, self.id_fill_k = id_fill, id_fill_k
+        self.id_fill, self.id_fill_k, self.id_fill_temperature = id_fill, id_fill_k, id_fill_temperature
         self._filled = None  # [n_items H] borrowed ID rows while evaluating (id_fill: neighbours)
         # 1 = the item's ID embedding is used; rebuilt with the model (not saved), None = all
         self.register_buffer("id_mask", None, persistent=False)
@@ -154,7 +159,7 @@ class ItemRepresentation(nn.Module):
                 wanted = (~self.id_mask.bool()).nonzero().squeeze(1)
                 filled = torch.zeros_like(self.id_embedding.weight)
                 filled[wanted] = nearest_id_rows(self.text, has_id, self.id_embedding.weight, wanted,
-                                                 self.id_fill_k)
+                                                 self.id_fill_k, self.id_fill_temperature)
                 self._filled = filled
         return self._filled
 
@@ -167,7 +172,8 @@ class ItemRepresentation(nn.Module):
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
                     dropout, config["moe_experts"], train_counts(dataset) if gated else None,
                     config["id_dropout"] if config["item_repr"] == "text+id" else 0.0,
-                    config["id_fill"] if config["item_repr"] == "text+id" else "none", config["id_fill_k"])
+                    config["id_fill"] if config["item_repr"] == "text+id" else "none", config["id_fill_k"],
+                    config["id_fill_temperature"])
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)

@@ -54,7 +54,10 @@ ITEM_KEYS = [
         "probability, so items scored by text alone (new items) rank on the same scale.", low=0.0, high=1.0,
         high_open=True),
     Key("id_fill", "str", "none", "With text+id: the ID part of an item that never trained one (a cold or "
-        "added item) when scoring: none (its text alone), or neighbours (the mean ID embedding of the "
-        "id_fill_k trained items nearest by frozen-text cosine).", choices=("none", "neighbours")),
-    Key("id_fill_k", "int", 5, "Neighbours averaged by id_fill: neighbours.", low=1),
+        "added item) when scoring: none (its text alone), or neighbours (the ID embeddings of the "
+        "id_fill_k trained items nearest by frozen-text cosine, mixed by softmax(cosine / "
+        "id_fill_temperature)).", choices=("none", "neighbours")),
+    Key("id_fill_k", "int", 10, "Neighbours mixed by id_fill: neighbours.", low=1),
+    Key("id_fill_temperature", "float", 0.03, "Softmax temperature over their cosines (small: the "
+        "nearest item's ID part).", low=0.0, low_open=True),
 ]
