@@ -488,3 +488,12 @@ def test_the_embedding_throughput_script_embeds_the_first_n_texts_the_same_in_bo
                                        "--batch_size", "4"])
     out = capsys.readouterr().out
     assert ratio > 0 and out.startswith("20 texts from") and "same vectors: True" in out
+
+
+def test_a_key_set_to_none_differs_from_a_key_left_to_the_presets():
+    from recbole_hier.benchmark.plan import differing_keys
+
+    assert differing_keys({"epochs": 3, "behavior_text_template": None}, {"epochs": 3}) == ["behavior_text_template"]
+    assert differing_keys({"epochs": 3}, {"epochs": 3, "behavior_text_template": None}) == ["behavior_text_template"]
+    assert differing_keys({"epochs": 3, "x": None}, {"epochs": 3, "x": None}) == []
+    assert differing_keys({"lr": (1, 2)}, {"lr": [1, 2]}) == []  # compared as JSON

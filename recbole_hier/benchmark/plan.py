@@ -79,9 +79,12 @@ class RunSpec:
 
 
 def differing_keys(wanted, stored):
-    """Keys whose value in run config ``stored`` differs from ``wanted`` (compared as JSON)."""
+    """Keys whose value in run config ``stored`` differs from ``wanted`` (compared as JSON). A key
+    set on one side only differs, even to ``None``: ``key: ~`` overrides a preset's value,
+    which the side without the key used."""
     wanted = json.loads(json.dumps(wanted))
-    return sorted(k for k in set(wanted) | set(stored) if wanted.get(k) != stored.get(k))
+    missing = object()
+    return sorted(k for k in set(wanted) | set(stored) if wanted.get(k, missing) != stored.get(k, missing))
 
 
 class Plan:
