@@ -19,33 +19,28 @@ def evaluate_fills(model_file, ks, temperatures):
     neighbours at each k and temperature."""
     import torch
 
-    from recbole_hier import pipeline
     from recbole_hier.benchmark.runner import _per_user_evaluator
-    from recbole_hier.checkpoint import check_data, data_identity, external_config, load_checkpoint, load_weights
-    from recbole_hier.config import Config
+    from recbole_hier.quick_start import load_data_and_model
+    from recbole_hier.registry import get_trainer
 
-    checkpoint = load_checkpoint(model_file, map_location="cpu")
-    config = Config(checkpoint["config"]["model"], checkpoint["config"]["dataset"],
-                    config_dict={**external_config(checkpoint), "show_progress": False})
-    run = pipeline.build(config)
-    check_data(checkpoint, data_identity(run.dataset), model_file)
-    load_weights(run.model, checkpoint, model_file)
-    items = getattr(run.model, "item_representation", None)
-    cold = getattr(run.dataset, "cold_item_ids", None)
+    config, model, dataset, _, valid_data, test_data = load_data_and_model(model_file)
+    items = getattr(model, "item_representation", None)
+    cold = getattr(dataset, "cold_item_ids", None)
     if items is None or not (items.uses_text and items.uses_id) or cold is None or not len(cold):
         raise ValueError(f"{model_file}: id_fill needs a text+id model trained under the cold-item protocol "
                          "(cold_item_ratio > 0)")
-    run.trainer.evaluator = _per_user_evaluator(config)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer.evaluator = _per_user_evaluator(config)
     cold = set(cold.tolist())
     rows = []
     settings = [("none", None, None)] + [("neighbours", k, t) for k in ks for t in temperatures]
     for fill, k, temperature in settings:
         items.id_fill, items.id_fill_k, items.id_fill_temperature = fill, k or 1, temperature or 1.0
-        for split, data in (("valid", run.valid_data), ("test", run.test_data)):
+        for split, data in (("valid", valid_data), ("test", test_data)):
             with torch.no_grad():
-                run.trainer.evaluate(data, load_best_model=False, show_progress=False)
-            ndcg = np.asarray(run.trainer.evaluator.last_ndcg10, dtype=float)
-            is_cold = np.isin(data._dataset.inter_feat[run.dataset.iid_field].numpy(), list(cold))
+                trainer.evaluate(data, load_best_model=False, show_progress=False)
+            ndcg = np.asarray(trainer.evaluator.last_ndcg10, dtype=float)
+            is_cold = np.isin(data._dataset.inter_feat[dataset.iid_field].numpy(), list(cold))
             rows.append((fill, k, temperature, split, {"all": ndcg.mean(), "cold": ndcg[is_cold].mean(),
                                           "warm": ndcg[~is_cold].mean(), "n_cold": int(is_cold.sum())}))
     return rows

@@ -47,7 +47,8 @@ class Recommender:
 
     def set_id_fill(self, kind, k=None):
         """How items without a trained ID part (added ones) are scored: ``none`` (text alone) or
-        ``neighbours`` (plus the mean ID embedding of the ``k`` trained items nearest by text)."""
+        ``neighbours`` (plus the ID parts of the ``k`` trained items nearest by text, see
+        ``ItemRepresentation``)."""
         items = getattr(self.model, "item_representation", None)
         if items is None or not (items.uses_text and items.uses_id):
             raise RecommendError(f"--id_fill: {self.config['model']} has no text+id item vectors "
