@@ -116,3 +116,37 @@ def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(
         plain = train("SASRecText", "tiny", [PROTOCOL], {**config, "cold_item_ratio": 0.0})["saved_model_file"]
         cold_fill.evaluate_fills(plain, [1], [0.05])
     assert os.path.exists(model_file)
+
+
+def test_item_bias_is_part_of_the_id_part_left_out_and_borrowed_with_it(built):
+    config, dataset, _, _, test, model = built(model="HierRec", cold_item_ratio=0.2, item_bias=True, score="cosine",
+                                               id_fill="neighbours", id_fill_k=1, id_fill_temperature=0.5)
+    items = model.items
+    cold = dataset.cold_item_ids
+    warm = torch.ones(dataset.item_num, dtype=torch.bool)
+    warm[cold], warm[0] = False, False
+    with torch.no_grad():
+        items.bias.copy_(torch.randn(dataset.item_num))
+    model.train()  # training: a cold item's bias is the mean of the trained items' biases
+    _, bias = items.table()
+    assert torch.allclose(bias[cold], items.bias[warm].mean().expand(len(cold)))
+    assert torch.equal(bias[warm], items.bias[warm])
+    model.eval()  # id_fill with k 1: the bias of the nearest trained item by text
+    _, bias = items.table()
+    nearest = (torch.nn.functional.normalize(items.text[cold], dim=-1)
+               @ torch.nn.functional.normalize(items.text[warm], dim=-1).t()).argmax(1)
+    assert torch.allclose(bias[cold], items.bias[warm][nearest])
+    # the scores carry it: an item's offset moves its score for every user, and nothing else
+    interaction = next(iter(test))[0]
+    scores = model.full_sort_predict(interaction)
+    with torch.no_grad():
+        items.bias[5] += 3.0
+    moved = model.full_sort_predict(interaction)
+    assert torch.allclose(moved[:, 5], scores[:, 5] + 3.0, atol=1e-5)
+    others = torch.arange(scores.size(1)) != 5
+    assert torch.allclose(moved[:, others], scores[:, others], atol=1e-6)
+
+
+def test_item_bias_needs_an_id_part(built):
+    with pytest.raises(ValueError, match="item_bias is part of an item's ID part"):
+        built(model="HierRec", item_bias=True, item_repr="text")

@@ -57,7 +57,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         self.initializer_range = config["initializer_range"]
 
         # define layers and loss
-        self.items = ItemRepresentation.from_config(config, dataset, dropout)  # adapt(T[i]) (+ E_id[i])
+        # adapt(T[i]) (+ E_id[i]), and a score offset b_i with item_bias
+        self.items = ItemRepresentation.from_config(config, dataset, dropout, bias=config["item_bias"])
         behavior_table = getattr(dataset, "behavior_text_table", None)
         self.uses_behavior = behavior_table is not None
         self.BEHAVIOR_SEQ = BEHAVIOR_FIELD + config["LIST_SUFFIX"]
@@ -126,12 +127,13 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         return self.items
 
     def item_table(self):
-        """Every item's vector ``[n_items H]``: projected once per step, then gathered."""
-        return self.items.weight
+        """Every item's vector ``[n_items H]`` and score offset ``[n_items]`` (None without
+        ``item_bias``): projected once per step, then gathered."""
+        return self.items.table()
 
     def forward(self, item_seq, item_seq_len, behavior_seq=None, item_table=None):
         """User vectors per level, ``[B H]`` each, I1 first and the top level last."""
-        item_table = self.item_table() if item_table is None else item_table
+        item_table = self.item_table()[0] if item_table is None else item_table
         # Steps after the longest history in the batch are padding everywhere: drop
         # them (exact, since padding never reaches a real step) to save their work.
         longest = int(item_seq_len.max())
@@ -156,10 +158,10 @@ class HierRec(NewItemsMixin, SequentialRecommender):
 
     def calculate_loss(self, interaction):
         target = interaction[self.POS_ITEM_ID]
-        item_table = self.item_table()  # [N H]
+        item_table, item_bias = self.item_table()  # [N H], [N] or None
         users = self._users(interaction, item_table)
         vae_out = self.vae(users[-1]) if self.use_vae else None
-        parts = self.loss_fct(users, item_table, target, vae_out, self.kl_beta)
+        parts = self.loss_fct(users, item_table, target, vae_out, self.kl_beta, item_bias)
         aux = tuple(
             head(users[k], interaction, target) for head, k in zip(self.aux_targets, self.aux_level_index)
         )
@@ -171,12 +173,12 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         return self.vae.mu(top) if self.use_vae else top  # evaluate with mu  [B H]
 
     def predict(self, interaction):
-        item_table = self.item_table()
+        item_table, item_bias = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
-        items = item_table[interaction[self.ITEM_ID]]  # [B H]
-        return self.scorer.pairs(user, items)  # [B]
+        ids = interaction[self.ITEM_ID]
+        return self.scorer.pairs(user, item_table[ids], None if item_bias is None else item_bias[ids])  # [B]
 
     def full_sort_predict(self, interaction):
-        item_table = self.item_table()
+        item_table, item_bias = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
-        return self.scorer.all_items(user, item_table)  # [B n_items]
+        return self.scorer.all_items(user, item_table, item_bias)  # [B n_items]

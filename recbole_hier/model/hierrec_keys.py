@@ -33,6 +33,12 @@ def _level_sizes(config, owner):
         raise ValueError(f"{owner}: tcn_dilations must be a non-empty list of positive integers, got {dilations!r}")
 
 
+def _bias_needs_id(config, owner):
+    if config["item_bias"] and config["item_repr"] == "text":
+        raise ValueError(f"{owner}: item_bias is part of an item's ID part, and item_repr: text has none "
+                         "(use text+id, or item_bias: False)")
+
+
 def _no_negative_sampling(config, owner):
     sampling = config["train_neg_sample_args"]
     if sampling is not None and sampling.get("distribution", "none") != "none":
@@ -66,6 +72,9 @@ HIERREC_KEYS = KeySet("HierRec", [
         "popularity).", choices=("dot", "cosine"), section="scoring, multi-task loss and VAE"),
     Key("score_temperature", "float", 0.1, "Cosine scores are divided by it; unused with dot.",
         low=0, low_open=True),
+    Key("item_bias", "bool", False, "Add a learned score offset per item (part of its ID part: an item "
+        "without a trained one gets the mean offset, or its id_fill neighbours'); with cosine it keeps a "
+        "popularity channel."),
     Key("level_loss_weights", "list", [0.5, 0.5, 1.0], "Next-item CE weight per level: [I1, *levels], "
         "each >= 0; 0 switches a level's loss off."),
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "
@@ -79,4 +88,4 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("loss_type", "str", "CE", "Full-softmax cross-entropy (the only supported loss).", choices=("CE",),
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
-], checks=(_one_weight_per_level, _level_sizes, _no_negative_sampling), header=HEADER)
+], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, _no_negative_sampling), header=HEADER)

@@ -117,6 +117,10 @@ class ItemRepresentation(nn.Module):
     ``softmax(cosine / id_fill_temperature)`` (recomputed when the table is first read after
     a switch to evaluation).
 
+    ``bias`` adds a learned score offset per item, part of its ID part: left out with it
+    (such an item gets the mean offset of the items that have one) and borrowed with it
+    under ``id_fill``. :meth:`table` returns it beside the vectors.
+
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
     or the rows (the adaptors act row by row, so both orders agree, up to the MoE's
@@ -125,7 +129,7 @@ class ItemRepresentation(nn.Module):
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
                  n_experts=8, counts=None, id_dropout=0.0, id_fill="none", id_fill_k=10,
-                 id_fill_temperature=0.03):
+                 id_fill_temperature=0.03, bias=False):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -140,9 +144,14 @@ class ItemRepresentation(nn.Module):
         # buffer) that no weight initialisation touches
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
         self.gate = FrequencyGate(counts) if counts is not None else None
+        if bias and not self.uses_id:
+            raise ValueError(f"item_bias is part of an item's ID part; item_repr: {item_repr} has none "
+                             "(use text+id or id, or item_bias: False)")
+        # a learned score offset per item (zeros: no weight initialisation touches it)
+        self.bias = nn.Parameter(torch.zeros(n_items)) if bias else None
         self.id_dropout = id_dropout
         self.id_fill, self.id_fill_k, self.id_fill_temperature = id_fill, id_fill_k, id_fill_temperature
-        self._filled = None  # [n_items H] borrowed ID rows while evaluating (id_fill: neighbours)
+        self._filled = None  # borrowed ID rows [n_items H] and biases while evaluating (id_fill: neighbours)
         # 1 = the item's ID embedding is used; rebuilt with the model (not saved), None = all
         self.register_buffer("id_mask", None, persistent=False)
 
@@ -150,53 +159,77 @@ class ItemRepresentation(nn.Module):
         self._filled = None  # the ID embeddings change while training: refit when evaluating
         return super().train(mode)
 
-    def _filled_rows(self):
-        """``[n_items H]``: masked items' ID rows borrowed from their text neighbours (0 elsewhere)."""
-        if self._filled is None or len(self._filled) != len(self.text):
+    def _filled_parts(self):
+        """Masked items' ID rows ``[n_items H]`` and biases ``[n_items]`` (or None) borrowed from
+        their text neighbours (0 elsewhere); one neighbour mix serves both."""
+        if self._filled is None or len(self._filled[0]) != len(self.text):
             with torch.no_grad():
                 has_id = self.id_mask.bool().clone()
                 has_id[0] = False  # padding
                 wanted = (~self.id_mask.bool()).nonzero().squeeze(1)
-                filled = torch.zeros_like(self.id_embedding.weight)
-                filled[wanted] = nearest_id_rows(self.text, has_id, self.id_embedding.weight, wanted,
+                parts = self.id_embedding.weight
+                if self.bias is not None:
+                    parts = torch.cat([parts, self.bias.unsqueeze(1)], dim=1)  # [N H+1]
+                filled = torch.zeros_like(parts)
+                filled[wanted] = nearest_id_rows(self.text, has_id, parts, wanted,
                                                  self.id_fill_k, self.id_fill_temperature)
-                self._filled = filled
+                hidden = self.id_embedding.embedding_dim
+                self._filled = (filled[:, :hidden], filled[:, hidden] if self.bias is not None else None)
         return self._filled
 
+    def _unknown_bias(self):
+        """The bias of an item whose ID part is left out: the mean over items that have one
+        (CE is blind to a shift of every bias, so no constant would be on their scale)."""
+        bias = self.bias.detach()[1:]  # not the padding row
+        if self.id_mask is None:
+            return bias.mean()
+        keep = self.id_mask[1:]
+        return (bias * keep).sum() / keep.sum().clamp(min=1)
+
     @classmethod
-    def from_config(cls, config, dataset, dropout):
+    def from_config(cls, config, dataset, dropout, bias=False):
         """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts`` and ``hidden_size``,
-        over the dataset's ``item_text_table``; ``dropout`` inside the adaptor."""
+        over the dataset's ``item_text_table``; ``dropout`` inside the adaptor; ``bias``: a
+        score offset per item (HierRec's ``item_bias``)."""
         gated = config["id_gate"] == "frequency" and config["item_repr"] == "text+id"
         items = cls(dataset.item_num, config["hidden_size"], config["item_repr"],
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
                     dropout, config["moe_experts"], train_counts(dataset) if gated else None,
                     config["id_dropout"] if config["item_repr"] == "text+id" else 0.0,
                     config["id_fill"] if config["item_repr"] == "text+id" else "none", config["id_fill_k"],
-                    config["id_fill_temperature"])
+                    config["id_fill_temperature"], bias)
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)
             items.id_mask[cold] = 0.0  # never trained: scored by text alone
         return items
 
+    def table(self):
+        """Every item's vector ``[n_items H]`` and its score bias ``[n_items]`` (None without
+        ``bias``), computed once per access with one draw of ``id_dropout`` for both."""
+        rows, bias = self._id_parts() if self.uses_id else (None, None)
+        table = self.adaptor(self.text) if self.uses_text else 0
+        return (table + rows if rows is not None else table), bias
+
     @property
     def weight(self):  # [n_items H]
-        table = 0
-        if self.uses_text:
-            table = self.adaptor(self.text)
-        if self.uses_id:
-            table = table + self._id_rows()
-        return table
+        return self.table()[0]
 
-    def _id_rows(self, ids=None):  # the (gated, masked) ID embedding of ``ids``, or of every item
+    def _id_parts(self, ids=None):
+        """The (gated, masked) ID embedding of ``ids`` ``[... H]``, or of every item, and its bias
+        ``[...]`` (None without ``bias``). Where the ID part is left out (``id_mask``,
+        ``id_dropout``) the row is 0 and the bias is :meth:`_unknown_bias`."""
         rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
+        bias = None if self.bias is None else (self.bias if ids is None else self.bias[ids])
         scale = self.gate(ids) if self.gate is not None else None
         keep = self.id_mask
         if keep is not None and not self.training and self.id_fill == "neighbours":
-            filled = self._filled_rows() if ids is None else self._filled_rows()[ids]
+            filled_rows, filled_bias = self._filled_parts()
             mask = keep if ids is None else keep[ids]
-            rows = torch.where(mask.unsqueeze(-1).bool(), rows, filled)
+            pick = (lambda a: a) if ids is None else (lambda a: a[ids])
+            rows = torch.where(mask.unsqueeze(-1).bool(), rows, pick(filled_rows))
+            if bias is not None:
+                bias = torch.where(mask.bool(), bias, pick(filled_bias))
             keep = None  # every item has an ID part now
         if self.training and self.id_dropout > 0:
             dropped = torch.rand(rows.size(0) if ids is None else self.id_embedding.num_embeddings,
@@ -204,8 +237,10 @@ class ItemRepresentation(nn.Module):
             keep = (~dropped).float() if keep is None else keep * (~dropped).float()
         if keep is not None:
             keep = keep if ids is None else keep[ids]
+            if bias is not None:
+                bias = torch.where(keep.bool(), bias, self._unknown_bias())
             scale = keep if scale is None else scale * keep
-        return rows if scale is None else scale.unsqueeze(-1) * rows
+        return (rows if scale is None else scale.unsqueeze(-1) * rows), bias
 
     def add_items(self, text_rows):
         """Append items known by their text only (``[M D]`` frozen text vectors): their ID part
@@ -224,6 +259,9 @@ class ItemRepresentation(nn.Module):
             weight = self.id_embedding.weight.data
             self.id_embedding = nn.Embedding.from_pretrained(
                 torch.cat([weight, weight.new_zeros(new, weight.size(1))]), freeze=True, padding_idx=0)
+            if self.bias is not None:  # masked: the new items score with the unknown-item bias
+                self.bias = nn.Parameter(torch.cat([self.bias.data, self.bias.new_zeros(new)]),
+                                         requires_grad=False)
             if self.gate is not None:
                 counts = self.gate.log_counts
                 self.gate.log_counts = torch.cat([counts, counts.new_zeros(new)])
@@ -233,7 +271,7 @@ class ItemRepresentation(nn.Module):
         if not self.uses_text or self.text.size(0) <= ids.numel():
             return F.embedding(ids, self.weight)
         rows = self.adaptor(F.embedding(ids, self.text))
-        return rows + self._id_rows(ids) if self.uses_id else rows
+        return rows + self._id_parts(ids)[0] if self.uses_id else rows
 
 
 class NewItemsMixin:
