@@ -150,3 +150,19 @@ def test_item_bias_is_part_of_the_id_part_left_out_and_borrowed_with_it(built):
 def test_item_bias_needs_an_id_part(built):
     with pytest.raises(ValueError, match="item_bias is part of an item's ID part"):
         built(model="HierRec", item_bias=True, item_repr="text")
+
+
+def test_an_added_item_scores_with_the_mean_bias_or_its_text_copy_s_bias(built):
+    *_, model = built(model="HierRec", item_bias=True)
+    items = model.items
+    with torch.no_grad():
+        items.bias.copy_(torch.randn(len(items.bias)))
+    trained = items.bias.detach().clone()
+    first = model.add_items(items.text[3:4].clone())  # a text copy of item 3
+    model.eval()
+    _, bias = items.table()
+    assert len(bias) == first + 1
+    assert bias[first].item() == pytest.approx(trained[1:].mean().item(), abs=1e-6)
+    items.id_fill, items.id_fill_k = "neighbours", 1
+    model.train(False)
+    assert items.table()[1][first].item() == pytest.approx(trained[3].item(), abs=1e-6)
