@@ -166,3 +166,10 @@ def test_an_added_item_scores_with_the_mean_bias_or_its_text_copy_s_bias(built):
     items.id_fill, items.id_fill_k = "neighbours", 1
     model.train(False)
     assert items.table()[1][first].item() == pytest.approx(trained[3].item(), abs=1e-6)
+
+
+def test_log_count_bias_starts_at_the_popularity_ranking(built):
+    config, dataset, train, *_, model = built(model="HierRec", item_bias=True, item_bias_init="log_count")
+    counts = torch.bincount(train._dataset.inter_feat["item_id"], minlength=dataset.item_num)
+    assert counts.sum() > 0 and torch.allclose(model.items.bias, torch.log1p(counts.float()))
+    assert built(model="HierRec", item_bias=True)[-1].items.bias.abs().sum() == 0  # zero, the default

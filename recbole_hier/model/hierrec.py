@@ -58,7 +58,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
 
         # define layers and loss
         # adapt(T[i]) (+ E_id[i]), and a score offset b_i with item_bias
-        self.items = ItemRepresentation.from_config(config, dataset, dropout, bias=config["item_bias"])
+        bias = config["item_bias_init"] if config["item_bias"] else None
+        self.items = ItemRepresentation.from_config(config, dataset, dropout, bias=bias)
         behavior_table = getattr(dataset, "behavior_text_table", None)
         self.uses_behavior = behavior_table is not None
         self.BEHAVIOR_SEQ = BEHAVIOR_FIELD + config["LIST_SUFFIX"]

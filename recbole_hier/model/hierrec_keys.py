@@ -75,6 +75,8 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("item_bias", "bool", False, "Add a learned score offset per item (part of its ID part: an item "
         "without a trained one gets the mean offset, or its id_fill neighbours'); with cosine it keeps a "
         "popularity channel."),
+    Key("item_bias_init", "str", "zero", "Where the offsets start: zero, or log_count (log(1 + training "
+        "interactions): the popularity ranking, learned from there).", choices=("zero", "log_count")),
     Key("level_loss_weights", "list", [0.5, 0.5, 1.0], "Next-item CE weight per level: [I1, *levels], "
         "each >= 0; 0 switches a level's loss off."),
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "

@@ -88,6 +88,17 @@ def train_counts(dataset):
     return torch.bincount(dataset.inter_feat[dataset.iid_field].long(), minlength=dataset.item_num)
 
 
+def initial_bias(kind, dataset):
+    """Starting score offsets ``[n_items]``: None (no offsets), ``zero``, or ``log_count``:
+    ``log(1 + n_i)`` of the training interactions, whose softmax is the popularity
+    distribution, so a model starts from the popularity ranking and learns from there."""
+    if kind is None:
+        return None
+    if kind == "zero":
+        return torch.zeros(dataset.item_num)
+    return torch.log1p(train_counts(dataset).float())
+
+
 def nearest_id_rows(text, has_id, id_rows, wanted, k, temperature, chunk=4096):
     """For each ``wanted`` item, a mix of the ID rows of the ``k`` items with a trained ID part
     (``has_id`` ``[N]``) nearest to it by cosine of frozen text, weighted by
@@ -129,7 +140,7 @@ class ItemRepresentation(nn.Module):
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
                  n_experts=8, counts=None, id_dropout=0.0, id_fill="none", id_fill_k=10,
-                 id_fill_temperature=0.03, bias=False):
+                 id_fill_temperature=0.03, bias=None):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -144,11 +155,12 @@ class ItemRepresentation(nn.Module):
         # buffer) that no weight initialisation touches
         self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
         self.gate = FrequencyGate(counts) if counts is not None else None
-        if bias and not self.uses_id:
+        if bias is not None and not self.uses_id:
             raise ValueError(f"item_bias is part of an item's ID part; item_repr: {item_repr} has none "
                              "(use text+id or id, or item_bias: False)")
-        # a learned score offset per item (zeros: no weight initialisation touches it)
-        self.bias = nn.Parameter(torch.zeros(n_items)) if bias else None
+        # a learned score offset per item, from its initial values ``bias`` [n_items] (no
+        # weight initialisation touches it)
+        self.bias = nn.Parameter(bias.float().clone()) if bias is not None else None
         self.id_dropout = id_dropout
         self.id_fill, self.id_fill_k, self.id_fill_temperature = id_fill, id_fill_k, id_fill_temperature
         self._filled = None  # borrowed ID rows [n_items H] and biases while evaluating (id_fill: neighbours)
@@ -187,17 +199,18 @@ class ItemRepresentation(nn.Module):
         return (bias * keep).sum() / keep.sum().clamp(min=1)
 
     @classmethod
-    def from_config(cls, config, dataset, dropout, bias=False):
+    def from_config(cls, config, dataset, dropout, bias=None):
         """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts`` and ``hidden_size``,
-        over the dataset's ``item_text_table``; ``dropout`` inside the adaptor; ``bias``: a
-        score offset per item (HierRec's ``item_bias``)."""
+        over the dataset's ``item_text_table``; ``dropout`` inside the adaptor; ``bias``: None,
+        ``zero`` or ``log_count``, a score offset per item starting at 0 or at
+        ``log(1 + training interactions)`` (HierRec's ``item_bias`` and ``item_bias_init``)."""
         gated = config["id_gate"] == "frequency" and config["item_repr"] == "text+id"
         items = cls(dataset.item_num, config["hidden_size"], config["item_repr"],
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
                     dropout, config["moe_experts"], train_counts(dataset) if gated else None,
                     config["id_dropout"] if config["item_repr"] == "text+id" else 0.0,
                     config["id_fill"] if config["item_repr"] == "text+id" else "none", config["id_fill_k"],
-                    config["id_fill_temperature"], bias)
+                    config["id_fill_temperature"], initial_bias(bias, dataset))
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)
