@@ -497,3 +497,35 @@ def test_a_key_set_to_none_differs_from_a_key_left_to_the_presets():
     assert differing_keys({"epochs": 3}, {"epochs": 3, "behavior_text_template": None}) == ["behavior_text_template"]
     assert differing_keys({"epochs": 3, "x": None}, {"epochs": 3, "x": None}) == []
     assert differing_keys({"lr": (1, 2)}, {"lr": [1, 2]}) == []  # compared as JSON
+
+
+def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_both_ran(tmp_path, capsys):
+    from recbole_hier.benchmark import levers
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "seeds": [1, 2], "reference": "M", "datasets": {"a": {}},
+                                    "models": {"M": {}, "B": {}, "M-x": {"model": "M", "config": {"x": 1},
+                                                                         "seeds": [2]}}}))
+    plan = Plan.load(str(path))
+    store = RunStore(str(tmp_path / "s" / "runs"))
+    targets = ["c1", "r1", "r2", "p1"]  # a cold item, two with 0-4 and one with 5-9 train interactions
+    values = {("M", 1): [0.0, 0.1, 0.1, 0.5], ("M", 2): [0.0, 0.3, 0.1, 0.7], ("B", 1): [0.2] * 4,
+              ("B", 2): [0.2] * 4, ("M-x", 2): [0.4, 0.2, 0.2, 0.6]}
+    for name in ("M", "B", "M-x"):
+        for spec in plan.seeded_runs("a", name):
+            record = _record("a", name, spec.seed, values[name, spec.seed], spec.config)
+            record["model"] = plan.model_class(name)
+            record["per_user"]["target"] = targets
+            record["cold_items"] = ["c1"]
+            record["train_item_counts"] = {"r1": 1, "r2": 4, "p1": 7}
+            store.write(spec.key, record)
+    rows = levers.main([str(path), "--results", str(tmp_path), "--out", str(tmp_path / "levers.md")])
+    assert [r["lever"] for r in rows] == ["M-x"]  # B is a baseline, not a lever
+    row = rows[0]
+    assert row["seeds"] == [2] and row["config"] == {"x": 1}
+    assert row["test"] == pytest.approx(0.35) and row["test ref"] == pytest.approx(0.275)  # seed 2 only
+    assert row["test 0-4"] == pytest.approx(0.2) and row["ref 0-4"] == pytest.approx(0.2)
+    assert row["test 5-9"] == pytest.approx(0.6) and row["ref 5-9"] == pytest.approx(0.7)
+    assert row["test cold"] == pytest.approx(0.4) and row["ref cold"] == pytest.approx(0.0)
+    line = "| s | a | M-x (x: 1) | 2 | 0.3500 | 0.2750 | 0.3500 | 0.2750 | +27.3% |"
+    assert line in capsys.readouterr().out and line in (tmp_path / "levers.md").read_text()

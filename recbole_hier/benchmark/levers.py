@@ -1,0 +1,108 @@
+"""Every lever tried on the reference model, across suites, from the stored runs.
+
+    python -m recbole_hier.benchmark.levers [--results results] [--out results/levers.md] [SUITE ...]
+
+A lever is a suite row that runs the reference model (HierRec) with other settings. For each
+one and each dataset it prints, at the seeds both ran: validation and test NDCG@10 of the
+lever and of the reference, the change, the Wilcoxon p over test users, and test NDCG@10 on
+targets with 0-4 and 5-9 training interactions and, under the cold-item protocol, on cold
+targets. Suites default to every ``properties/benchmark/*.yaml``.
+"""
+
+import argparse
+import glob
+import os
+
+from recbole_hier.benchmark import stats
+from recbole_hier.benchmark.plan import Plan, validation_score
+from recbole_hier.benchmark.report import _p
+from recbole_hier.benchmark.store import RunStore
+from recbole_hier.files import write_text
+
+HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | test | test ref | change | p users "
+          "| test 0-4 | ref 0-4 | test 5-9 | ref 5-9 | test cold | ref cold |")
+
+
+def _groups(record):
+    """User -> ``0-4`` / ``5-9`` / ``cold`` / other, by the target's training interactions."""
+    counts, cold = record["train_item_counts"], set(record.get("cold_items") or ())
+    users = record["per_user"]
+    return {u: "cold" if t in cold else stats.range_bucket(counts.get(t, 0), stats.TARGET_COUNT_BUCKETS)
+            for u, t in zip(users["user"], users["target"])}
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def lever_rows(plan, store):
+    """One dict per (dataset, lever) with at least one seed in common with the reference."""
+    seeded, _ = plan.stored(store)
+    runs = [r for _, r in seeded]
+    reference = plan.reference
+    rows = []
+    for dataset in plan.datasets:
+        here = [r for r in runs if r["dataset"] == dataset]
+        ref = {r["seed"]: r for r in here if r["name"] == reference}
+        if not ref:
+            continue
+        for name in plan.models:
+            if name == reference or plan.model_class(name) != plan.model_class(reference):
+                continue
+            mine = {r["seed"]: r for r in here if r["name"] == name and r["seed"] in ref}
+            if not mine:
+                continue
+            seeds = sorted(mine)
+            groups = _groups(ref[seeds[0]])
+            lever, base = [mine[s] for s in seeds], [ref[s] for s in seeds]
+            parts = [stats.breakdown(stats.per_user_mean(side), groups) for side in (lever, base)]
+            row = {"suite": plan.name, "dataset": dataset, "lever": name,
+                   "config": plan.models[name].get("config") or {}, "seeds": seeds,
+                   "valid": _mean([validation_score(r) for r in lever]),
+                   "valid ref": _mean([validation_score(r) for r in base]),
+                   "test": _mean([r["test"]["ndcg@10"] for r in lever]),
+                   "test ref": _mean([r["test"]["ndcg@10"] for r in base]),
+                   "p users": stats.paired_user_test(stats.per_user_mean(base), stats.per_user_mean(lever))}
+            for group in ("0-4", "5-9", "cold"):
+                row[f"test {group}"], row[f"ref {group}"] = (p[group][0] if group in p else None for p in parts)
+            rows.append(row)
+    return rows
+
+
+def _cell(value):
+    return "" if value is None else f"{value:.4f}"
+
+
+def markdown(rows):
+    lines = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
+    for r in rows:
+        settings = ", ".join(f"{k}: {v}" for k, v in r["config"].items())
+        change = (r["test"] - r["test ref"]) / r["test ref"]
+        cells = [r["suite"], r["dataset"], f"{r['lever']} ({settings})" if settings else r["lever"],
+                 ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]), _cell(r["test"]),
+                 _cell(r["test ref"]), f"{change:+.1%}", _p(r["p users"])]
+        cells += [_cell(r[f"{side} {g}"]) for g in ("0-4", "5-9", "cold") for side in ("test", "ref")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suites", nargs="*", help="suite files (default: properties/benchmark/*.yaml)")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--out", default=None, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    rows = []
+    for path in args.suites or sorted(glob.glob(os.path.join("properties", "benchmark", "*.yaml"))):
+        plan = Plan.load(path)
+        if plan.reference:
+            rows += lever_rows(plan, RunStore(os.path.join(args.results, plan.name, "runs")))
+    table = markdown(rows)
+    print(table, end="")
+    if args.out:
+        write_text(args.out, table)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
