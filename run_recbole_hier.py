@@ -44,6 +44,11 @@ def parse_args(argv=None):
     parser.add_argument("--id_fill", default=None, choices=["none", "neighbours"],
                         help="new items' ID part: none (text alone) or their text neighbours' (default: the model's)")
     parser.add_argument("--id_fill_k", type=int, default=None, help="neighbours mixed by --id_fill=neighbours")
+    parser.add_argument("--cold_score", default=None, choices=["vector", "calibrated"],
+                        help="HierRec: new items scored by their vector or by their text on the model's scale "
+                             "(default: the model's)")
+    parser.add_argument("--cold_score_temperature", type=float, default=None,
+                        help="temperature of --cold_score=calibrated (smaller: new items rank higher)")
     parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")
     parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")
@@ -125,7 +130,8 @@ def _recommend(args):
     start = time.perf_counter()
     rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"),
                      histories=histories, new_items=args.new_items, item_fields=item_fields,
-                     id_fill=args.id_fill, id_fill_k=args.id_fill_k)
+                     id_fill=args.id_fill, id_fill_k=args.id_fill_k, cold_score=args.cold_score,
+                     cold_score_temperature=args.cold_score_temperature)
     seconds = time.perf_counter() - start
     write_recommendations(rows, args.output, item_fields)
     n_users = len({row[0] for row in rows})

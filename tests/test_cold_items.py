@@ -112,6 +112,8 @@ def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(
     assert none_valid["n_cold"] > 0 and none_valid["all"] > 0
     assert none_valid["cold"] != k1_valid["cold"]  # a borrowed ID part moves the cold items' ranks
     assert "| neighbours | 3 | 0.05 | test |" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--cold_temperature needs a model with cold_score"):
+        cold_fill.evaluate_fills(model_file, [1], [0.05], [0.1])
     with pytest.raises(ValueError, match="cold-item protocol"):
         plain = train("SASRecText", "tiny", [PROTOCOL], {**config, "cold_item_ratio": 0.0})["saved_model_file"]
         cold_fill.evaluate_fills(plain, [1], [0.05])
@@ -173,3 +175,39 @@ def test_log_count_bias_starts_at_the_popularity_ranking(built):
     counts = torch.bincount(train._dataset.inter_feat["item_id"], minlength=dataset.item_num)
     assert counts.sum() > 0 and torch.allclose(model.items.bias, torch.log1p(counts.float()))
     assert built(model="HierRec", item_bias=True)[-1].items.bias.abs().sum() == 0  # zero, the default
+
+
+def test_calibrated_cold_scores_share_the_models_normalizer_over_trained_items(built):
+    from recbole_hier.model.score import calibrated_text_scores
+
+    config, dataset, _, _, test, model = built(model="HierRec", cold_item_ratio=0.2, cold_score="calibrated",
+                                               cold_score_temperature=0.2)
+    cold = dataset.cold_item_ids
+    known = model.items.id_mask.bool()
+    model.eval()
+    interaction = next(iter(test))[0]
+    calibrated = model.full_sort_predict(interaction)
+    model.cold_score = "vector"
+    plain = model.full_sort_predict(interaction)
+    assert torch.equal(calibrated[:, known], plain[:, known])  # trained items keep their scores
+    assert not torch.allclose(calibrated[:, cold], plain[:, cold])
+    table, _ = model.item_table()
+    user = model._score_user(interaction, table)
+    text = torch.nn.functional.normalize(user, dim=-1) @ torch.nn.functional.normalize(
+        model.items.text_vectors(), dim=-1).t() / 0.2
+    real = known.clone()
+    real[0] = False
+    shift = calibrated[:, cold] - text[:, cold]  # one shift per user, for every cold item
+    assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-5)
+    assert torch.allclose(torch.logsumexp(text[:, real] + shift[:, :1], 1), torch.logsumexp(plain[:, real], 1),
+                          atol=1e-5)
+    assert torch.allclose(calibrated_text_scores(plain, user, model.items.text_vectors(), known, 0.2), calibrated)
+    model.cold_score = "calibrated"
+    ids = cold[torch.arange(len(interaction)) % len(cold)]  # pair scoring agrees with full ranking
+    interaction[model.ITEM_ID] = ids
+    assert torch.allclose(model.predict(interaction), calibrated.gather(1, ids[:, None]).squeeze(1))
+
+
+def test_calibrated_cold_scores_need_text_id_items_without_a_fill(built):
+    with pytest.raises(ValueError, match="cold_score: calibrated .* needs item_repr: text\\+id and id_fill: none"):
+        built(model="HierRec", cold_score="calibrated", id_fill="neighbours")

@@ -239,3 +239,28 @@ def test_with_id_fill_a_new_copy_of_an_item_borrows_its_id_part_and_scores_as_it
     assert cli["brand-new"] == pytest.approx(cli["i5"], abs=1e-4)
     with pytest.raises(RecommendError, match="SASRec has no text\\+id item vectors"):
         recommend(trained["SASRec"], users=["u1"], id_fill="neighbours")
+
+
+def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_their_scores(trained, tiny_data,
+                                                                                           tmp_path):
+    path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5")])
+    ask = dict(users=["u1"], topk=45, exclude_seen=False, new_items=path)
+    plain = {i: s for _, _, i, s in recommend(trained["HierRec"], **ask)}
+    sharp = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated",
+                                              cold_score_temperature=0.05, **ask)}
+    soft = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated",
+                                             cold_score_temperature=0.5, **ask)}
+    assert {i: s for i, s in sharp.items() if i != "brand-new"} == pytest.approx(
+        {i: s for i, s in plain.items() if i != "brand-new"}, abs=1e-5)
+    assert sharp["brand-new"] != pytest.approx(plain["brand-new"], abs=1e-4)
+    assert sharp["brand-new"] != pytest.approx(soft["brand-new"], abs=1e-4)  # the temperature counts
+    out = tmp_path / "calibrated.csv"
+    run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", f"--new_items={path}", "--users=u1",
+                           "--topk=45", "--exclude_seen=false", "--cold_score=calibrated",
+                           "--cold_score_temperature=0.05", f"--output={out}"])
+    cli = {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())}
+    assert cli["brand-new"] == pytest.approx(sharp["brand-new"], abs=1e-4)
+    with pytest.raises(RecommendError, match="SASRec has no cold_score"):
+        recommend(trained["SASRec"], users=["u1"], cold_score="calibrated")
+    with pytest.raises(RecommendError, match="use it with --id_fill=none"):
+        recommend(trained["HierRec"], users=["u1"], id_fill="neighbours", cold_score="calibrated")

@@ -1,12 +1,14 @@
 """How a cold-protocol checkpoint ranks its cold items under each ``id_fill``, without retraining.
 
     python -m recbole_hier.benchmark.cold_fill --model_file=CHECKPOINT [--k 1,5,10] [--temperature 0.01,0.03,0.1]
+        [--cold_temperature 0.07,0.1,0.13]
 
 For a text+id model trained under the cold-item protocol (``properties/protocol/
 cold_items.yaml``), prints validation and test NDCG@10 over all targets, cold targets and
-warm targets with ``id_fill: none`` (cold items scored by text alone) and with
-``id_fill: neighbours`` at each ``k`` and ``temperature``. ``id_fill`` changes scoring only, so one trained
-model answers for every setting; choose on the validation rows.
+warm targets with ``id_fill: none`` (cold items scored by text alone), with
+``id_fill: neighbours`` at each ``k`` and ``temperature``, and, for HierRec, with
+``cold_score: calibrated`` at each ``--cold_temperature``. Both change scoring only, so one
+trained model answers for every setting; choose on the validation rows.
 """
 
 import argparse
@@ -14,9 +16,10 @@ import argparse
 import numpy as np
 
 
-def evaluate_fills(model_file, ks, temperatures):
+def evaluate_fills(model_file, ks, temperatures, cold_temperatures=()):
     """``[(fill, k, temperature, split, {all, cold, warm, n_cold})]`` for ``id_fill`` none and
-    neighbours at each k and temperature."""
+    neighbours at each k and temperature, then (fill ``calibrated``) ``cold_score: calibrated``
+    at each of ``cold_temperatures``."""
     import torch
 
     from recbole_hier.benchmark.runner import _per_user_evaluator
@@ -33,9 +36,19 @@ def evaluate_fills(model_file, ks, temperatures):
     trainer.evaluator = _per_user_evaluator(config)
     cold = set(cold.tolist())
     rows = []
-    settings = [("none", None, None)] + [("neighbours", k, t) for k in ks for t in temperatures]
+    if cold_temperatures and not hasattr(model, "cold_score"):
+        raise ValueError(f"{model_file}: --cold_temperature needs a model with cold_score (HierRec), "
+                         f"not {config['model']}")
+    settings = ([("none", None, None)] + [("neighbours", k, t) for k in ks for t in temperatures]
+                + [("calibrated", None, t) for t in cold_temperatures])
     for fill, k, temperature in settings:
-        items.id_fill, items.id_fill_k, items.id_fill_temperature = fill, k or 1, temperature or 1.0
+        calibrated = fill == "calibrated"
+        items.id_fill = "none" if calibrated else fill
+        items.id_fill_k, items.id_fill_temperature = k or 1, (None if calibrated else temperature) or 1.0
+        items.train(False)  # forget rows filled under the previous setting
+        if hasattr(model, "cold_score"):
+            model.cold_score = "calibrated" if calibrated else "vector"
+            model.cold_score_temperature = temperature if calibrated else model.cold_score_temperature
         for split, data in (("valid", valid_data), ("test", test_data)):
             with torch.no_grad():
                 trainer.evaluate(data, load_best_model=False, show_progress=False)
@@ -51,14 +64,18 @@ def main(argv=None):
     parser.add_argument("--model_file", required=True)
     parser.add_argument("--k", default="1,5,10", help="comma-separated neighbour counts")
     parser.add_argument("--temperature", default="0.01,0.03,0.1", help="comma-separated softmax temperatures")
+    parser.add_argument("--cold_temperature", default="",
+                        help="comma-separated cold_score_temperature values for cold_score: calibrated (HierRec)")
     args = parser.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
     temperatures = [float(t) for t in args.temperature.split(",")]
-    if any(k < 1 for k in ks) or any(t <= 0 for t in temperatures):
-        parser.error(f"--k values must be at least 1 and --temperature values above 0, got {args.k}, {args.temperature}")
-    rows = evaluate_fills(args.model_file, ks, temperatures)
+    cold_temperatures = [float(t) for t in args.cold_temperature.split(",") if t.strip()]
+    if any(k < 1 for k in ks) or any(t <= 0 for t in temperatures + cold_temperatures):
+        parser.error(f"--k values must be at least 1 and temperatures above 0, got {args.k}, {args.temperature}, "
+                     f"{args.cold_temperature}")
+    rows = evaluate_fills(args.model_file, ks, temperatures, cold_temperatures)
     print(f"{args.model_file}: NDCG@10 (cold targets: {rows[0][4]['n_cold']} in validation)")
-    print("| id_fill | k | temperature | split | all | cold | warm |\n|---|---|---|---|---|---|---|")
+    print("| cold items by | k | temperature | split | all | cold | warm |\n|---|---|---|---|---|---|---|")
     for fill, k, t, split, m in rows:
         print(f"| {fill} | {k or ''} | {t or ''} | {split} | {m['all']:.4f} | {m['cold']:.4f} | {m['warm']:.4f} |")
     return rows

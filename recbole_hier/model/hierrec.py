@@ -27,7 +27,7 @@ from recbole_hier.model.levels import (
     gather_last,
 )
 from recbole_hier.model.loss import MultiTaskLoss
-from recbole_hier.model.score import ItemScorer
+from recbole_hier.model.score import ItemScorer, calibrated_text_scores
 from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 from recbole_hier.trainer import HierRecTrainer
@@ -78,6 +78,7 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         self.vae = VAEHead(self.hidden_size) if self.use_vae else None
         level_names = ["semantic"] + self.level_kinds
         self.scorer = ItemScorer(config["score"], config["score_temperature"])
+        self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]
         self.loss_fct = MultiTaskLoss(
             level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer
         )
@@ -173,7 +174,16 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         top = users[-1]
         return self.vae.mu(top) if self.use_vae else top  # evaluate with mu  [B H]
 
+    def _calibrating(self):
+        """Whether items without a trained ID part are scored by ``cold_score: calibrated`` now."""
+        mask = self.items.id_mask
+        return (self.cold_score == "calibrated" and not self.training and mask is not None
+                and self.items.id_fill == "none" and not bool(mask.all()))
+
     def predict(self, interaction):
+        if self._calibrating():  # the shift needs every item's score
+            scores = self.full_sort_predict(interaction)  # [B n_items]
+            return scores.gather(1, interaction[self.ITEM_ID].unsqueeze(1)).squeeze(1)  # [B]
         item_table, item_bias = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
         ids = interaction[self.ITEM_ID]
@@ -182,4 +192,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
     def full_sort_predict(self, interaction):
         item_table, item_bias = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
-        return self.scorer.all_items(user, item_table, item_bias)  # [B n_items]
+        scores = self.scorer.all_items(user, item_table, item_bias)  # [B n_items]
+        if self._calibrating():
+            scores = calibrated_text_scores(scores, user, self.items.text_vectors(), self.items.id_mask.bool(),
+                                            self.cold_score_temperature)
+        return scores

@@ -39,6 +39,13 @@ def _bias_needs_id(config, owner):
                          "(use text+id, or item_bias: False)")
 
 
+def _cold_score_needs_text_and_id(config, owner):
+    if config["cold_score"] == "calibrated" and (config["item_repr"] != "text+id" or config["id_fill"] != "none"):
+        raise ValueError(f"{owner}: cold_score: calibrated scores items without a trained ID part by their "
+                         f"text; it needs item_repr: text+id and id_fill: none (got {config['item_repr']}, "
+                         f"{config['id_fill']})")
+
+
 def _no_negative_sampling(config, owner):
     sampling = config["train_neg_sample_args"]
     if sampling is not None and sampling.get("distribution", "none") != "none":
@@ -77,6 +84,12 @@ HIERREC_KEYS = KeySet("HierRec", [
         "popularity channel."),
     Key("item_bias_init", "str", "zero", "Where the offsets start: zero, or log_count (log(1 + training "
         "interactions): the popularity ranking, learned from there).", choices=("zero", "log_count")),
+    Key("cold_score", "str", "vector", "How an item without a trained ID part (cold or added) is scored: "
+        "vector (its item vector, as any item; see id_fill), or calibrated (cos(user, its text part) / "
+        "cold_score_temperature, shifted per user so this text softmax and the model's share one "
+        "normalizer over trained items). Needs text+id and id_fill: none.", choices=("vector", "calibrated")),
+    Key("cold_score_temperature", "float", 0.1, "Temperature of cold_score: calibrated (smaller: unseen "
+        "items rank higher).", low=0, low_open=True),
     Key("level_loss_weights", "list", [0.5, 0.5, 1.0], "Next-item CE weight per level: [I1, *levels], "
         "each >= 0; 0 switches a level's loss off."),
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "
@@ -90,4 +103,5 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("loss_type", "str", "CE", "Full-softmax cross-entropy (the only supported loss).", choices=("CE",),
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
-], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, _no_negative_sampling), header=HEADER)
+], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, _cold_score_needs_text_and_id,
+           _no_negative_sampling), header=HEADER)

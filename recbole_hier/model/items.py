@@ -224,6 +224,9 @@ class ItemRepresentation(nn.Module):
         table = self.adaptor(self.text) if self.uses_text else 0
         return (table + rows if rows is not None else table), bias
 
+    def text_vectors(self):  # [n_items H]: every item's text part, adapt(T[i])
+        return self.adaptor(self.text)
+
     @property
     def weight(self):  # [n_items H]
         return self.table()[0]

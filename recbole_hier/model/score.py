@@ -8,6 +8,7 @@ An optional per-item offset (HierRec's ``item_bias``) is added to either score: 
 cosine scoring a popularity channel that an item without interactions does not inherit.
 """
 
+import torch
 import torch.nn.functional as F
 
 
@@ -35,3 +36,17 @@ class ItemScorer:
         """``[B H] x [B H] -> [B]``: row ``b``'s item scored for row ``b``'s user (+ ``bias`` ``[B]``)."""
         scores = (self.user_side(user) * self.item_side(items)).sum(dim=-1)
         return scores if bias is None else scores + bias
+
+
+def calibrated_text_scores(scores, user, text_items, known, temperature):
+    """``[B N]`` scores in which each item not ``known`` (``[N]`` bool: it has a trained ID
+    part) is scored by its text alone, ``cos(user, text_items[i]) / temperature``, shifted per
+    user so that this text softmax and the model's softmax ``scores`` have one normalizer over
+    the known items (padding, id 0, left out): the item's log-probability under a text-only
+    scorer, on the model's scale. A smaller temperature ranks unseen items higher."""
+    text = F.normalize(user, dim=-1) @ F.normalize(text_items, dim=-1).t() / temperature  # [B N]
+    known = known.clone()
+    known[0] = False
+    shift = torch.logsumexp(scores[:, known], 1, keepdim=True) - torch.logsumexp(text[:, known], 1, keepdim=True)
+    known[0] = True  # padding keeps its own score (the trainer masks it)
+    return torch.where(known, scores, text + shift)  # [B N]

@@ -59,6 +59,20 @@ class Recommender:
         items.id_fill_k = int(k) if k is not None else items.id_fill_k
         items.train(False)  # forget rows filled under the previous setting
 
+    def set_cold_score(self, kind, temperature=None):
+        """How items without a trained ID part are scored by HierRec: ``vector`` (their item
+        vector) or ``calibrated`` (their text, on the model's scale; see HierRec's ``cold_score``)."""
+        if not hasattr(self.model, "cold_score"):
+            raise RecommendError(f"--cold_score: {self.config['model']} has no cold_score (HierRec has)")
+        if kind not in ("vector", "calibrated") or (temperature is not None and float(temperature) <= 0):
+            raise RecommendError(f"--cold_score must be vector or calibrated and --cold_score_temperature above 0, "
+                                 f"got {kind!r}, {temperature!r}")
+        if kind == "calibrated" and self.model.items.id_fill != "none":
+            raise RecommendError("--cold_score=calibrated scores new items by their text: use it with --id_fill=none")
+        self.model.cold_score = kind
+        if temperature is not None:
+            self.model.cold_score_temperature = float(temperature)
+
     def add_items(self, path):
         """Add the items of a ``--new_items`` file; returns their tokens."""
         tokens, columns = embed_new_items(path, self.model, self.dataset, self.config)
@@ -163,16 +177,20 @@ class Recommender:
 
 
 def recommend(model_file, users=None, topk=10, exclude_seen=True, batch_size=256, show_progress=False,
-              histories=None, new_items=None, item_fields=(), id_fill=None, id_fill_k=None):
+              histories=None, new_items=None, item_fields=(), id_fill=None, id_fill_k=None, cold_score=None,
+              cold_score_temperature=None):
     """``[(user, rank, item, score, *item_fields)]``: the top ``topk`` items of each known user
     (every user when ``users`` and ``histories`` are None) or of each new user's history
     (``[(label, [item token])]``), with the items of the ``new_items`` file ranked too;
-    ``id_fill``/``id_fill_k`` override the checkpoint's (see :meth:`Recommender.set_id_fill`)."""
+    ``id_fill``/``id_fill_k`` and ``cold_score``/``cold_score_temperature`` override the
+    checkpoint's (see :meth:`Recommender.set_id_fill` and :meth:`Recommender.set_cold_score`)."""
     if users is not None and histories is not None:
         raise RecommendError("recommend for known users or for histories, not both")
     recommender = Recommender.load(model_file, batch_size, show_progress)
     if id_fill is not None or id_fill_k is not None:
         recommender.set_id_fill(id_fill or recommender.model.item_representation.id_fill, id_fill_k)
+    if cold_score is not None or cold_score_temperature is not None:
+        recommender.set_cold_score(cold_score or getattr(recommender.model, "cold_score", None), cold_score_temperature)
     if new_items is not None:
         recommender.add_items(new_items)
     if histories is not None:
