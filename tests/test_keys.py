@@ -67,3 +67,13 @@ def test_command_line_values_are_typed_before_data_is_read(tiny_data, tmp_path):
         config("--hidden_size=64.5")
     parsed = config("--vae=no", "--hidden_size=32.0", "--kl_beta_max=1")
     assert parsed["vae"] is False and parsed["hidden_size"] == 32 and isinstance(parsed["kl_beta_max"], float)
+
+
+def test_every_preset_file_holds_known_valid_keys(make_config):
+    import glob
+
+    for path in sorted(glob.glob(os.path.join(REPO, "properties", "model", "*.yaml"))):
+        with open(path, encoding="utf-8") as f:
+            preset = yaml.safe_load(f)
+        config = make_config(**preset)  # HierRec validates every key at construction
+        assert {key: config[key] for key in preset} == preset, path
