@@ -177,6 +177,7 @@ def test_ablations_are_config_changes(built, overrides):
         ({"kl_beta_max": -1.0}, "kl_beta_max"),
         ({"score": "l2"}, "score"),
         ({"score": "cosine", "score_temperature": 0.0}, "score_temperature"),
+        ({"align_loss_weight": 0.1, "item_repr": "id"}, "align_loss_weight aligns"),
     ],
 )
 def test_bad_model_config_is_rejected_at_construction(built, overrides, message):
@@ -256,3 +257,31 @@ def test_the_attention_level_is_causal():
         a, b = level(x, lengths), level(changed, lengths)
     assert torch.allclose(a[:, :3], b[:, :3], atol=1e-6) and not torch.allclose(a[0, 3:], b[0, 3:])
     assert torch.all(a[1, 4:] == 0)  # padding is zero
+
+
+def test_text_id_alignment_is_low_for_matched_views_and_trains_both():
+    from recbole_hier.model.align import text_id_alignment
+
+    torch.manual_seed(0)
+    text = torch.randn(16, 8)
+    matched = text_id_alignment(text, text * 3.0, 0.1)  # the same directions: only lengths differ
+    shuffled = text_id_alignment(text, text[torch.randperm(16)], 0.1)
+    assert matched < 0.05 < shuffled
+    unit_t, unit_e = torch.nn.functional.normalize(text, dim=-1), torch.nn.functional.normalize(text.flip(0), dim=-1)
+    logits = unit_t @ unit_e.t() / 0.5
+    want = (torch.nn.functional.cross_entropy(logits, torch.arange(16))
+            + torch.nn.functional.cross_entropy(logits.t(), torch.arange(16))) / 2
+    assert text_id_alignment(text, text.flip(0), 0.5).item() == pytest.approx(want.item(), rel=1e-5)
+    assert text_id_alignment(text[:1], text[:1], 0.1).item() == 0.0  # no negatives: no term
+
+
+def test_the_alignment_part_is_named_and_reaches_the_id_and_text_parts(built):
+    *_, train, valid, test, model = built(align_loss_weight=0.5)
+    parts = model.calculate_loss(first_batch(train))
+    assert model.loss_names[-1] == "align" and len(parts) == len(model.loss_names)
+    model.zero_grad()
+    parts[-1].backward()
+    assert parts[-1] > 0
+    assert model.items.id_embedding.weight.grad.abs().sum() > 0
+    assert model.items.adaptor.weight.grad.abs().sum() > 0
+    assert "align" not in built()[-1].loss_names  # off by default

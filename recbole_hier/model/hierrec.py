@@ -15,6 +15,7 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
 from recbole_hier.data.dataset import HierRecDataset
+from recbole_hier.model.align import text_id_alignment
 from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
@@ -86,6 +87,7 @@ class HierRec(NewItemsMixin, SequentialRecommender):
             config["level_aux_targets"], level_names, dataset, self.hidden_size
         )
         self.aux_level_index = [level_names.index(aux.level) for aux in self.aux_targets]
+        self.align_weight, self.align_temperature = config["align_loss_weight"], config["align_temperature"]
 
         # parameters initialization (the frozen text tables are not touched)
         self.apply(self._init_weights)
@@ -111,7 +113,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
     @property
     def loss_names(self):
         """Names of the parts ``calculate_loss`` returns, in order (for the training log)."""
-        return self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
+        return (self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
+                + (["align"] if self.align_weight > 0 else []))
 
     def exclude_from_training(self, item_ids):
         """Leave ``item_ids`` out of every training softmax (``data/cold_items.py``)."""
@@ -167,6 +170,11 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         aux = tuple(
             head(users[k], interaction, target) for head, k in zip(self.aux_targets, self.aux_level_index)
         )
+        if self.align_weight > 0:  # the batch's distinct targets: text vector against ID embedding
+            ids = target.unique()
+            align = text_id_alignment(self.items.text_vectors_of(ids), self.items.id_embedding(ids),
+                                      self.align_temperature)
+            aux = aux + (self.align_weight * align,)
         return parts + aux
 
     def _score_user(self, interaction, item_table):

@@ -46,6 +46,12 @@ def _cold_score_needs_text_and_id(config, owner):
                          f"{config['id_fill']})")
 
 
+def _align_needs_text_and_id(config, owner):
+    if config["align_loss_weight"] > 0 and config["item_repr"] != "text+id":
+        raise ValueError(f"{owner}: align_loss_weight aligns each item's text vector with its ID embedding; "
+                         f"item_repr: {config['item_repr']} lacks one of them (use text+id, or align_loss_weight: 0)")
+
+
 def _no_negative_sampling(config, owner):
     sampling = config["train_neg_sample_args"]
     if sampling is not None and sampling.get("distribution", "none") != "none":
@@ -95,6 +101,9 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "
         "weight: 0.2}], lstm: [{field: rating, weight: 0.1}]}: next item's category (item token/token_seq "
         "field) or next behaviour (inter token/float field).", nullable=True),
+    Key("align_loss_weight", "float", 0.0, "Weight of an InfoNCE between each target item's text vector and "
+        "its ID embedding (model/align.py); 0 = off. Needs item_repr: text+id.", low=0),
+    Key("align_temperature", "float", 0.1, "Temperature of that InfoNCE.", low=0, low_open=True),
     Key("vae", "bool", True, "VAE head on the top level (train with z, score with mu)."),
     Key("vae_loss_weight", "float", 1.0, "Weight of the VAE term CE(z) + beta * KL.", low=0),
     Key("kl_beta_max", "float", 0.01, "Final KL weight beta.", low=0),
@@ -104,4 +113,4 @@ HIERREC_KEYS = KeySet("HierRec", [
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
 ], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, _cold_score_needs_text_and_id,
-           _no_negative_sampling), header=HEADER)
+           _align_needs_text_and_id, _no_negative_sampling), header=HEADER)

@@ -227,6 +227,9 @@ class ItemRepresentation(nn.Module):
     def text_vectors(self):  # [n_items H]: every item's text part, adapt(T[i])
         return self.adaptor(self.text)
 
+    def text_vectors_of(self, ids):  # [...] -> [... H]: the text part of ``ids``
+        return self.adaptor(F.embedding(ids, self.text))
+
     @property
     def weight(self):  # [n_items H]
         return self.table()[0]
