@@ -285,3 +285,28 @@ def test_the_alignment_part_is_named_and_reaches_the_id_and_text_parts(built):
     assert model.items.id_embedding.weight.grad.abs().sum() > 0
     assert model.items.adaptor.weight.grad.abs().sum() > 0
     assert "align" not in built()[-1].loss_names  # off by default
+
+
+def test_mean_scoring_ranks_by_the_mean_of_every_trained_heads_user_vector(built):
+    *_, test, model = built(score_levels="mean")
+    model.eval()
+    inter = eval_batch(test)
+    with torch.no_grad():
+        table, _ = model.item_table()
+        users = model._users(inter, table)
+        heads = users + [model.vae.mu(users[-1])]
+        want = torch.stack(heads).mean(0) @ table.t()
+        assert torch.allclose(model.full_sort_predict(inter), want, atol=1e-5)
+        model.score_levels = "top"
+        assert torch.allclose(model.full_sort_predict(inter), heads[-1] @ table.t(), atol=1e-5)
+
+
+def test_the_score_levels_script_ranks_a_checkpoint_both_ways(tiny_data, tiny_bert, tmp_path, capsys):
+    from recbole_hier import run_recbole_hier as train
+    from recbole_hier.benchmark import score_levels
+    from tests.conftest import PROTOCOL, tiny_config_dict
+
+    model_file = train("HierRec", "tiny", [PROTOCOL], tiny_config_dict(tiny_data, tiny_bert, tmp_path))["saved_model_file"]
+    results = score_levels.main([f"--model_file={model_file}"])
+    assert set(results) == {"top", "mean"} and results["top"] != results["mean"]
+    assert "| mean |" in capsys.readouterr().out

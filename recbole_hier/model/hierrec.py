@@ -11,6 +11,7 @@ as RecBole's strongest SASRec;
 levels read out at position ``len-1`` of right-padded histories.
 """
 
+import torch
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
@@ -80,6 +81,7 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         level_names = ["semantic"] + self.level_kinds
         self.scorer = ItemScorer(config["score"], config["score_temperature"])
         self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]
+        self.score_levels = config["score_levels"]
         self.loss_fct = MultiTaskLoss(
             level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer
         )
@@ -179,8 +181,12 @@ class HierRec(NewItemsMixin, SequentialRecommender):
 
     def _score_user(self, interaction, item_table):
         users = self._users(interaction, item_table)
-        top = users[-1]
-        return self.vae.mu(top) if self.use_vae else top  # evaluate with mu  [B H]
+        top = self.vae.mu(users[-1]) if self.use_vae else users[-1]  # evaluate with mu  [B H]
+        if self.score_levels == "top":
+            return top
+        # every head the loss trains is a scorer of its own: rank by their mean
+        heads = users + [top] if self.use_vae else users
+        return torch.stack(heads).mean(dim=0)  # [B H]
 
     def _calibrating(self):
         """Whether items without a trained ID part are scored by ``cold_score: calibrated`` now."""

@@ -85,6 +85,8 @@ HIERREC_KEYS = KeySet("HierRec", [
         "popularity).", choices=("dot", "cosine"), section="scoring, multi-task loss and VAE"),
     Key("score_temperature", "float", 0.1, "Cosine scores are divided by it; unused with dot.",
         low=0, low_open=True),
+    Key("score_levels", "str", "top", "Which user vector ranks items when evaluating: the top level's (mu "
+        "with the VAE), or the mean of every trained head's (I1, each level, and mu).", choices=("top", "mean")),
     Key("item_bias", "bool", False, "Add a learned score offset per item (part of its ID part: an item "
         "without a trained one gets the mean offset, or its id_fill neighbours'); with cosine it keeps a "
         "popularity channel."),
