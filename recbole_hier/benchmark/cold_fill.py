@@ -15,30 +15,25 @@ import argparse
 
 import numpy as np
 
+from recbole_hier.benchmark.rescoring import Rescorer
+
 
 def evaluate_fills(model_file, ks, temperatures, cold_temperatures=()):
     """``[(fill, k, temperature, split, {all, cold, warm, n_cold})]`` for ``id_fill`` none and
     neighbours at each k and temperature, then (fill ``calibrated``) ``cold_score: calibrated``
     at each of ``cold_temperatures``."""
-    import torch
-
-    from recbole_hier.benchmark.runner import _per_user_evaluator
-    from recbole_hier.quick_start import load_data_and_model
-    from recbole_hier.registry import get_trainer
-
-    config, model, dataset, _, valid_data, test_data = load_data_and_model(model_file)
+    rescorer = Rescorer(model_file)
+    model, dataset = rescorer.model, rescorer.dataset
     items = getattr(model, "item_representation", None)
     cold = getattr(dataset, "cold_item_ids", None)
     if items is None or not (items.uses_text and items.uses_id) or cold is None or not len(cold):
         raise ValueError(f"{model_file}: id_fill needs a text+id model trained under the cold-item protocol "
                          "(cold_item_ratio > 0)")
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    trainer.evaluator = _per_user_evaluator(config)
-    cold = set(cold.tolist())
-    rows = []
     if cold_temperatures and not hasattr(model, "cold_score"):
         raise ValueError(f"{model_file}: --cold_temperature needs a model with cold_score (HierRec), "
-                         f"not {config['model']}")
+                         f"not {rescorer.config['model']}")
+    cold = cold.numpy()
+    rows = []
     settings = ([("none", None, None)] + [("neighbours", k, t) for k in ks for t in temperatures]
                 + [("calibrated", None, t) for t in cold_temperatures])
     for fill, k, temperature in settings:
@@ -49,13 +44,11 @@ def evaluate_fills(model_file, ks, temperatures, cold_temperatures=()):
         if hasattr(model, "cold_score"):
             model.cold_score = "calibrated" if calibrated else "vector"
             model.cold_score_temperature = temperature if calibrated else model.cold_score_temperature
-        for split, data in (("valid", valid_data), ("test", test_data)):
-            with torch.no_grad():
-                trainer.evaluate(data, load_best_model=False, show_progress=False)
-            ndcg = np.asarray(trainer.evaluator.last_ndcg10, dtype=float)
-            is_cold = np.isin(data._dataset.inter_feat[dataset.iid_field].numpy(), list(cold))
+        for split in ("valid", "test"):
+            ndcg = rescorer.ndcg_per_user(split)
+            is_cold = np.isin(rescorer.targets(split), cold)
             rows.append((fill, k, temperature, split, {"all": ndcg.mean(), "cold": ndcg[is_cold].mean(),
-                                          "warm": ndcg[~is_cold].mean(), "n_cold": int(is_cold.sum())}))
+                                                       "warm": ndcg[~is_cold].mean(), "n_cold": int(is_cold.sum())}))
     return rows
 
 

@@ -10,30 +10,18 @@ validation row; the test rows compare fairly.
 
 import argparse
 
-import numpy as np
+from recbole_hier.benchmark.rescoring import Rescorer
 
 
 def evaluate_levels(model_file):
     """``{setting: {"valid": ndcg@10, "test": ndcg@10}}`` for ``top`` and ``mean``."""
-    import torch
-
-    from recbole_hier.benchmark.runner import _per_user_evaluator
-    from recbole_hier.quick_start import load_data_and_model
-    from recbole_hier.registry import get_trainer
-
-    config, model, _, _, valid_data, test_data = load_data_and_model(model_file)
-    if not hasattr(model, "score_levels"):
-        raise ValueError(f"{model_file}: score_levels is a HierRec setting, not {config['model']}'s")
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    trainer.evaluator = _per_user_evaluator(config)
+    rescorer = Rescorer(model_file)
+    if not hasattr(rescorer.model, "score_levels"):
+        raise ValueError(f"{model_file}: score_levels is a HierRec setting, not {rescorer.config['model']}'s")
     results = {}
     for setting in ("top", "mean"):
-        model.score_levels = setting
-        results[setting] = {}
-        for split, data in (("valid", valid_data), ("test", test_data)):
-            with torch.no_grad():
-                trainer.evaluate(data, load_best_model=False, show_progress=False)
-            results[setting][split] = float(np.mean(trainer.evaluator.last_ndcg10))
+        rescorer.model.score_levels = setting
+        results[setting] = {split: float(rescorer.ndcg_per_user(split).mean()) for split in ("valid", "test")}
     return results
 
 
