@@ -114,6 +114,8 @@ def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(
     assert "| neighbours | 3 | 0.05 | test |" in capsys.readouterr().out
     with pytest.raises(ValueError, match="--cold_temperature needs a model with cold_score"):
         cold_fill.evaluate_fills(model_file, [1], [0.05], [0.1])
+    with pytest.raises(ValueError, match="--score_levels is a HierRec setting"):
+        cold_fill.evaluate_fills(model_file, [1], [0.05], score_levels="mean")
     with pytest.raises(ValueError, match="cold-item protocol"):
         plain = train("SASRecText", "tiny", [PROTOCOL], {**config, "cold_item_ratio": 0.0})["saved_model_file"]
         cold_fill.evaluate_fills(plain, [1], [0.05])

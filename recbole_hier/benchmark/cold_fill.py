@@ -1,7 +1,7 @@
 """How a cold-protocol checkpoint ranks its cold items under each ``id_fill``, without retraining.
 
     python -m recbole_hier.benchmark.cold_fill --model_file=CHECKPOINT [--k 1,5,10] [--temperature 0.01,0.03,0.1]
-        [--cold_temperature 0.07,0.1,0.13]
+        [--cold_temperature 0.07,0.1,0.13] [--score_levels mean]
 
 For a text+id model trained under the cold-item protocol (``properties/protocol/
 cold_items.yaml``), prints validation and test NDCG@10 over all targets, cold targets and
@@ -18,12 +18,16 @@ import numpy as np
 from recbole_hier.benchmark.rescoring import Rescorer
 
 
-def evaluate_fills(model_file, ks, temperatures, cold_temperatures=()):
+def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_levels=None):
     """``[(fill, k, temperature, split, {all, cold, warm, n_cold})]`` for ``id_fill`` none and
     neighbours at each k and temperature, then (fill ``calibrated``) ``cold_score: calibrated``
-    at each of ``cold_temperatures``."""
+    at each of ``cold_temperatures``; HierRec ranks with ``score_levels`` when given."""
     rescorer = Rescorer(model_file)
     model, dataset = rescorer.model, rescorer.dataset
+    if score_levels is not None:
+        if not hasattr(model, "score_levels"):
+            raise ValueError(f"{model_file}: --score_levels is a HierRec setting, not {rescorer.config['model']}'s")
+        model.score_levels = score_levels
     items = getattr(model, "item_representation", None)
     cold = getattr(dataset, "cold_item_ids", None)
     if items is None or not (items.uses_text and items.uses_id) or cold is None or not len(cold):
@@ -59,6 +63,8 @@ def main(argv=None):
     parser.add_argument("--temperature", default="0.01,0.03,0.1", help="comma-separated softmax temperatures")
     parser.add_argument("--cold_temperature", default="",
                         help="comma-separated cold_score_temperature values for cold_score: calibrated (HierRec)")
+    parser.add_argument("--score_levels", default=None, choices=["top", "mean"],
+                        help="HierRec: rank with the top level or the mean of every head (default: the model's)")
     args = parser.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
     temperatures = [float(t) for t in args.temperature.split(",")]
@@ -66,7 +72,7 @@ def main(argv=None):
     if any(k < 1 for k in ks) or any(t <= 0 for t in temperatures + cold_temperatures):
         parser.error(f"--k values must be at least 1 and temperatures above 0, got {args.k}, {args.temperature}, "
                      f"{args.cold_temperature}")
-    rows = evaluate_fills(args.model_file, ks, temperatures, cold_temperatures)
+    rows = evaluate_fills(args.model_file, ks, temperatures, cold_temperatures, args.score_levels)
     print(f"{args.model_file}: NDCG@10 (cold targets: {rows[0][4]['n_cold']} in validation)")
     print("| cold items by | k | temperature | split | all | cold | warm |\n|---|---|---|---|---|---|---|")
     for fill, k, t, split, m in rows:
