@@ -41,13 +41,14 @@ def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_lev
     settings = ([("none", None, None)] + [("neighbours", k, t) for k in ks for t in temperatures]
                 + [("calibrated", None, t) for t in cold_temperatures])
     for fill, k, temperature in settings:
-        calibrated = fill == "calibrated"
-        items.id_fill = "none" if calibrated else fill
-        items.id_fill_k, items.id_fill_temperature = k or 1, (None if calibrated else temperature) or 1.0
+        items.id_fill = "neighbours" if fill == "neighbours" else "none"
+        if fill == "neighbours":
+            items.id_fill_k, items.id_fill_temperature = k, temperature
         items.train(False)  # forget rows filled under the previous setting
         if hasattr(model, "cold_score"):
-            model.cold_score = "calibrated" if calibrated else "vector"
-            model.cold_score_temperature = temperature if calibrated else model.cold_score_temperature
+            model.cold_score = "calibrated" if fill == "calibrated" else "vector"
+            if fill == "calibrated":
+                model.cold_score_temperature = temperature
         for split in ("valid", "test"):
             ndcg = rescorer.ndcg_per_user(split)
             is_cold = np.isin(rescorer.targets(split), cold)

@@ -204,10 +204,10 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         return self.scorer.pairs(user, item_table[ids], None if item_bias is None else item_bias[ids])  # [B]
 
     def full_sort_predict(self, interaction):
-        item_table, item_bias = self.item_table()
+        text, rows, item_bias = self.items.parts()  # the text part once, for the table and the cold scores
+        item_table = self.items.combine(text, rows)  # [n_items H]
         user = self._score_user(interaction, item_table)  # [B H]
         scores = self.scorer.all_items(user, item_table, item_bias)  # [B n_items]
         if self._calibrating():
-            scores = calibrated_text_scores(scores, user, self.items.text_vectors(), self.items.id_mask.bool(),
-                                            self.cold_score_temperature)
+            scores = calibrated_text_scores(scores, user, text, self.items.id_mask.bool(), self.cold_score_temperature)
         return scores

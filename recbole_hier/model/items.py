@@ -217,12 +217,22 @@ class ItemRepresentation(nn.Module):
             items.id_mask[cold] = 0.0  # never trained: scored by text alone
         return items
 
+    def parts(self):
+        """Every item's text part ``[n_items H]``, ID part ``[n_items H]`` and score bias
+        ``[n_items]`` (None where the model has none), with one draw of ``id_dropout``."""
+        rows, bias = self._id_parts() if self.uses_id else (None, None)
+        return (self.text_vectors() if self.uses_text else None), rows, bias
+
     def table(self):
         """Every item's vector ``[n_items H]`` and its score bias ``[n_items]`` (None without
-        ``bias``), computed once per access with one draw of ``id_dropout`` for both."""
-        rows, bias = self._id_parts() if self.uses_id else (None, None)
-        table = self.adaptor(self.text) if self.uses_text else 0
-        return (table + rows if rows is not None else table), bias
+        ``bias``), computed once per access."""
+        text, rows, bias = self.parts()
+        return self.combine(text, rows), bias
+
+    @staticmethod
+    def combine(text, rows):
+        """The item vectors ``[n_items H]`` from the text and ID parts of :meth:`parts`."""
+        return rows if text is None else text if rows is None else text + rows
 
     def text_vectors(self):  # [n_items H]: every item's text part, adapt(T[i])
         return self.adaptor(self.text)
@@ -289,7 +299,7 @@ class ItemRepresentation(nn.Module):
     def forward(self, ids):  # [...] -> [... H]
         if not self.uses_text or self.text.size(0) <= ids.numel():
             return F.embedding(ids, self.weight)
-        rows = self.adaptor(F.embedding(ids, self.text))
+        rows = self.text_vectors_of(ids)
         return rows + self._id_parts(ids)[0] if self.uses_id else rows
 
 
