@@ -49,6 +49,9 @@ def parse_args(argv=None):
                              "(default: the model's)")
     parser.add_argument("--cold_score_temperature", type=float, default=None,
                         help="temperature of --cold_score=calibrated (smaller: new items rank higher)")
+    parser.add_argument("--text_mix_count", type=float, default=None,
+                        help="HierRec, with --cold_score=calibrated: rank items with few training interactions "
+                             "by their text too (see the key text_mix_count; default: the model's)")
     parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")
     parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")
@@ -131,7 +134,7 @@ def _recommend(args):
     rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"),
                      histories=histories, new_items=args.new_items, item_fields=item_fields,
                      id_fill=args.id_fill, id_fill_k=args.id_fill_k, cold_score=args.cold_score,
-                     cold_score_temperature=args.cold_score_temperature)
+                     cold_score_temperature=args.cold_score_temperature, text_mix_count=args.text_mix_count)
     seconds = time.perf_counter() - start
     write_recommendations(rows, args.output, item_fields)
     n_users = len({row[0] for row in rows})

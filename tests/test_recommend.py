@@ -264,3 +264,17 @@ def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_the
         recommend(trained["SASRec"], users=["u1"], cold_score="calibrated")
     with pytest.raises(RecommendError, match="use it with --id_fill=none"):
         recommend(trained["HierRec"], users=["u1"], id_fill="neighbours", cold_score="calibrated")
+
+
+def test_text_mix_count_moves_trained_items_toward_their_text_and_needs_calibrated_scores(trained, tmp_path):
+    ask = dict(users=["u1"], topk=45, exclude_seen=False)
+    own = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated", **ask)}
+    mixed = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated", text_mix_count=5.0, **ask)}
+    assert set(mixed) == set(own) and mixed != pytest.approx(own, abs=1e-4)
+    out = tmp_path / "mixed.csv"
+    run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", "--users=u1", "--topk=45",
+                           "--exclude_seen=false", "--cold_score=calibrated", "--text_mix_count=5",
+                           f"--output={out}"])
+    assert {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())} == pytest.approx(mixed, abs=1e-4)
+    with pytest.raises(RecommendError, match="--text_mix_count must be at least 0, and above 0 only with"):
+        recommend(trained["HierRec"], users=["u1"], cold_score="vector", text_mix_count=5.0)

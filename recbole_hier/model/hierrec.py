@@ -19,7 +19,7 @@ from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.align import text_id_alignment
 from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
-from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
+from recbole_hier.model.items import ItemRepresentation, NewItemsMixin, train_counts
 from recbole_hier.model.levels import (
     AttentionLevel,
     MultiScaleLevel,
@@ -82,6 +82,9 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         self.scorer = ItemScorer(config["score"], config["score_temperature"])
         self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]
         self.score_levels = config["score_levels"]
+        self.text_mix_count = config["text_mix_count"]
+        # training interactions per item, for text_mix_count (rebuilt with the model, not saved)
+        self.register_buffer("train_item_counts", train_counts(dataset).float(), persistent=False)
         self.loss_fct = MultiTaskLoss(
             level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer
         )
@@ -189,10 +192,21 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         return torch.stack(heads).mean(dim=0)  # [B H]
 
     def _calibrating(self):
-        """Whether items without a trained ID part are scored by ``cold_score: calibrated`` now."""
+        """Whether some items are scored by ``cold_score: calibrated`` now: items without a
+        trained ID part, or with ``text_mix_count`` every item in part."""
+        if self.cold_score != "calibrated" or self.training or self.items.id_fill != "none":
+            return False
         mask = self.items.id_mask
-        return (self.cold_score == "calibrated" and not self.training and mask is not None
-                and self.items.id_fill == "none" and not bool(mask.all()))
+        return self.text_mix_count > 0 or (mask is not None and not bool(mask.all()))
+
+    def _text_weight(self, known):
+        """``[n_items]``: each item's share of text in its calibrated score (``text_mix_count``),
+        1 where ``known`` (it has a trained ID part) is False; None: text only for those."""
+        if self.text_mix_count == 0:
+            return None
+        counts = self.train_item_counts
+        counts = torch.cat([counts, counts.new_zeros(len(known) - len(counts))])  # added items: none
+        return torch.where(known, self.text_mix_count / (self.text_mix_count + counts), torch.ones_like(counts))
 
     def predict(self, interaction):
         if self._calibrating():  # the shift needs every item's score
@@ -209,5 +223,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         user = self._score_user(interaction, item_table)  # [B H]
         scores = self.scorer.all_items(user, item_table, item_bias)  # [B n_items]
         if self._calibrating():
-            scores = calibrated_text_scores(scores, user, text, self.items.id_mask.bool(), self.cold_score_temperature)
+            mask = self.items.id_mask
+            known = mask.bool() if mask is not None else torch.ones(len(scores[0]), dtype=torch.bool, device=scores.device)
+            scores = calibrated_text_scores(scores, user, text, known, self.cold_score_temperature,
+                                            self._text_weight(known))
         return scores

@@ -46,6 +46,12 @@ def _cold_score_needs_text_and_id(config, owner):
                          f"{config['id_fill']})")
 
 
+def _text_mix_needs_calibrated_scores(config, owner):
+    if config["text_mix_count"] > 0 and config["cold_score"] != "calibrated":
+        raise ValueError(f"{owner}: text_mix_count mixes the model's scores with the calibrated text scores; "
+                         f"set cold_score: calibrated (got {config['cold_score']}), or text_mix_count: 0")
+
+
 def _align_needs_text_and_id(config, owner):
     if config["align_loss_weight"] > 0 and config["item_repr"] != "text+id":
         raise ValueError(f"{owner}: align_loss_weight aligns each item's text vector with its ID embedding; "
@@ -98,6 +104,10 @@ HIERREC_KEYS = KeySet("HierRec", [
         "normalizer over trained items). Needs text+id and id_fill: none.", choices=("vector", "calibrated")),
     Key("cold_score_temperature", "float", 0.1, "Temperature of cold_score: calibrated (smaller: unseen "
         "items rank higher).", low=0, low_open=True),
+    Key("text_mix_count", "float", 0.0, "With cold_score: calibrated, rank rarely trained items by their text "
+        "too: an item with n training interactions gets the probability (1 - a) p_model + a p_text, a = k / "
+        "(k + n) with k this value (p_text: the calibrated text score); 0 = only items without a trained ID "
+        "part use their text.", low=0),
     Key("level_loss_weights", "list", [0.5, 0.5, 1.0], "Next-item CE weight per level: [I1, *levels], "
         "each >= 0; 0 switches a level's loss off."),
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "
@@ -115,4 +125,4 @@ HIERREC_KEYS = KeySet("HierRec", [
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
 ], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, _cold_score_needs_text_and_id,
-           _align_needs_text_and_id, _no_negative_sampling), header=HEADER)
+           _text_mix_needs_calibrated_scores, _align_needs_text_and_id, _no_negative_sampling), header=HEADER)

@@ -38,15 +38,24 @@ class ItemScorer:
         return scores if bias is None else scores + bias
 
 
-def calibrated_text_scores(scores, user, text_items, known, temperature):
+def calibrated_text_scores(scores, user, text_items, known, temperature, text_weight=None):
     """``[B N]`` scores in which each item not ``known`` (``[N]`` bool: it has a trained ID
     part) is scored by its text alone, ``cos(user, text_items[i]) / temperature``, shifted per
     user so that this text softmax and the model's softmax ``scores`` have one normalizer over
     the known items (padding, id 0, left out): the item's log-probability under a text-only
-    scorer, on the model's scale. A smaller temperature ranks unseen items higher."""
+    scorer, on the model's scale. A smaller temperature ranks unseen items higher.
+
+    ``text_weight`` ``[N]`` in [0, 1] (None: 1 for the items not known, 0 for the rest) mixes
+    the two per item: ``log((1 - a_i) exp(s_i) + a_i exp(t_i))``, the log of a mixture of the
+    model's and the text's probabilities on that shared scale, so that an item the model has
+    seen rarely is ranked by its text too. An item of weight 0 keeps its score exactly."""
     text = F.normalize(user, dim=-1) @ F.normalize(text_items, dim=-1).t() / temperature  # [B N]
     known = known.clone()
     known[0] = False
     shift = torch.logsumexp(scores[:, known], 1, keepdim=True) - torch.logsumexp(text[:, known], 1, keepdim=True)
+    text = text + shift
+    if text_weight is not None:  # log(0) = -inf drops a part exactly
+        text = torch.logaddexp(torch.log1p(-text_weight) + scores, torch.log(text_weight) + text)
+        known = text_weight == 0
     known[0] = True  # padding keeps its own score (the trainer masks it)
-    return torch.where(known, scores, text + shift)  # [B N]
+    return torch.where(known, scores, text)  # [B N]

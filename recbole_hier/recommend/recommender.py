@@ -59,9 +59,10 @@ class Recommender:
         items.id_fill_k = int(k) if k is not None else items.id_fill_k
         items.train(False)  # forget rows filled under the previous setting
 
-    def set_cold_score(self, kind, temperature=None):
+    def set_cold_score(self, kind, temperature=None, text_mix_count=None):
         """How items without a trained ID part are scored by HierRec: ``vector`` (their item
-        vector) or ``calibrated`` (their text, on the model's scale; see HierRec's ``cold_score``)."""
+        vector) or ``calibrated`` (their text, on the model's scale; see HierRec's ``cold_score``);
+        with ``calibrated``, ``text_mix_count`` ranks rarely trained items by their text too."""
         if not hasattr(self.model, "cold_score"):
             raise RecommendError(f"--cold_score: {self.config['model']} has no cold_score (HierRec has)")
         if kind not in ("vector", "calibrated") or (temperature is not None and float(temperature) <= 0):
@@ -69,9 +70,16 @@ class Recommender:
                                  f"got {kind!r}, {temperature!r}")
         if kind == "calibrated" and self.model.items.id_fill != "none":
             raise RecommendError("--cold_score=calibrated scores new items by their text: use it with --id_fill=none")
+        if text_mix_count is not None and (float(text_mix_count) < 0 or (float(text_mix_count) > 0 and kind != "calibrated")):
+            raise RecommendError(f"--text_mix_count must be at least 0, and above 0 only with --cold_score=calibrated, "
+                                 f"got {text_mix_count!r} with {kind!r}")
         self.model.cold_score = kind
         if temperature is not None:
             self.model.cold_score_temperature = float(temperature)
+        if text_mix_count is not None:
+            self.model.text_mix_count = float(text_mix_count)
+        elif kind != "calibrated":
+            self.model.text_mix_count = 0.0  # the mixture is part of the calibrated scores
 
     def add_items(self, path):
         """Add the items of a ``--new_items`` file; returns their tokens."""
@@ -178,19 +186,20 @@ class Recommender:
 
 def recommend(model_file, users=None, topk=10, exclude_seen=True, batch_size=256, show_progress=False,
               histories=None, new_items=None, item_fields=(), id_fill=None, id_fill_k=None, cold_score=None,
-              cold_score_temperature=None):
+              cold_score_temperature=None, text_mix_count=None):
     """``[(user, rank, item, score, *item_fields)]``: the top ``topk`` items of each known user
     (every user when ``users`` and ``histories`` are None) or of each new user's history
     (``[(label, [item token])]``), with the items of the ``new_items`` file ranked too;
-    ``id_fill``/``id_fill_k`` and ``cold_score``/``cold_score_temperature`` override the
+    ``id_fill``/``id_fill_k`` and ``cold_score``/``cold_score_temperature``/``text_mix_count`` override the
     checkpoint's (see :meth:`Recommender.set_id_fill` and :meth:`Recommender.set_cold_score`)."""
     if users is not None and histories is not None:
         raise RecommendError("recommend for known users or for histories, not both")
     recommender = Recommender.load(model_file, batch_size, show_progress)
     if id_fill is not None or id_fill_k is not None:
         recommender.set_id_fill(id_fill or recommender.model.item_representation.id_fill, id_fill_k)
-    if cold_score is not None or cold_score_temperature is not None:
-        recommender.set_cold_score(cold_score or getattr(recommender.model, "cold_score", None), cold_score_temperature)
+    if cold_score is not None or cold_score_temperature is not None or text_mix_count is not None:
+        recommender.set_cold_score(cold_score or getattr(recommender.model, "cold_score", None), cold_score_temperature,
+                                   text_mix_count)
     if new_items is not None:
         recommender.add_items(new_items)
     if histories is not None:
