@@ -45,12 +45,12 @@ def parse_args(argv=None):
                         help="new items' ID part: none (text alone) or their text neighbours' (default: the model's)")
     parser.add_argument("--id_fill_k", type=int, default=None, help="neighbours mixed by --id_fill=neighbours")
     parser.add_argument("--cold_score", default=None, choices=["vector", "calibrated"],
-                        help="HierRec: new items scored by their vector or by their text on the model's scale "
+                        help="HierRec, SASRecText: new items scored by their vector or by their text on the model's scale "
                              "(default: the model's)")
     parser.add_argument("--cold_score_temperature", type=float, default=None,
                         help="temperature of --cold_score=calibrated (smaller: new items rank higher)")
     parser.add_argument("--text_mix_count", type=float, default=None,
-                        help="HierRec, with --cold_score=calibrated: rank items with few training interactions "
+                        help="with --cold_score=calibrated: rank items with few training interactions "
                              "by their text too (see the key text_mix_count; default: the model's)")
     parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")

@@ -112,8 +112,10 @@ def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(
     assert none_valid["n_cold"] > 0 and none_valid["all"] > 0
     assert none_valid["cold"] != k1_valid["cold"]  # a borrowed ID part moves the cold items' ranks
     assert "| neighbours | 3 | 0.05 | test |" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="--cold_temperature needs a model with cold_score"):
-        cold_fill.evaluate_fills(model_file, [1], [0.05], [0.1])
+    calibrated = cold_fill.evaluate_fills(model_file, [1], [0.05], [0.1])[-2:]  # SASRecText scores cold items by text too
+    assert [(fill, t, split) for fill, _, t, split, _ in calibrated] == [("calibrated", 0.1, "valid"),
+                                                                         ("calibrated", 0.1, "test")]
+    assert calibrated[0][4]["cold"] != none_valid["cold"] and calibrated[0][4]["n_cold"] == none_valid["n_cold"]
     with pytest.raises(ValueError, match="--score_levels is a HierRec setting"):
         cold_fill.evaluate_fills(model_file, [1], [0.05], score_levels="mean")
     with pytest.raises(ValueError, match="cold-item protocol"):

@@ -92,6 +92,33 @@ def test_the_text_mix_script_rescores_a_checkpoint_at_each_count(tiny_data, tiny
     assert rows[3][3]["all"] != pytest.approx(own)
     assert "| 1000 | 0.2 | test |" in capsys.readouterr().out
     plain = train("SASRec", "tiny", [PROTOCOL], {**config, "n_layers": 1})["saved_model_file"]
-    with pytest.raises(ValueError, match="text_mix_count is a HierRec setting, not SASRec's"):
+    with pytest.raises(ValueError, match="text_mix_count is a setting of HierRec and SASRecText, not SASRec's"):
         text_mix.evaluate_mixes(plain, [0], [0.1])
     assert os.path.exists(model_file)
+
+
+def test_sasrectext_scores_items_by_text_as_hierrec_does(built):
+    """The same calibrated text scores and mixture over SASRec's user vector (a like-for-like baseline)."""
+    from recbole_hier.model.score import calibrated_text_scores
+
+    _, dataset, _, _, test, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2,
+                                          cold_score="calibrated", cold_score_temperature=0.2, text_mix_count=3.0)
+    model.eval()
+    interaction = next(iter(test))[0]
+    with torch.no_grad():
+        mixed = model.full_sort_predict(interaction)
+        model.cold_score, model.text_mix_count = "vector", 0.0
+        plain = model.full_sort_predict(interaction)  # RecBole's SASRec scoring
+        user = model.forward(interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])
+        text = model.item_embedding.text_vectors()
+    known = model.item_embedding.id_mask.bool()
+    weight = torch.where(known, 3.0 / (3.0 + model.train_item_counts), torch.ones(dataset.item_num))
+    assert torch.allclose(mixed, calibrated_text_scores(plain, user, text, known, 0.2, weight), atol=1e-5)
+    assert not torch.allclose(mixed[:, dataset.cold_item_ids], plain[:, dataset.cold_item_ids])
+    model.cold_score, model.text_mix_count = "calibrated", 3.0
+    ids = torch.arange(len(interaction)) % (dataset.item_num - 1) + 1
+    interaction[model.ITEM_ID] = ids
+    with torch.no_grad():
+        assert torch.allclose(model.predict(interaction), mixed.gather(1, ids[:, None]).squeeze(1), atol=1e-5)
+    with pytest.raises(ValueError, match="SASRecText: text_mix_count mixes"):
+        built(model="SASRecText", n_layers=1, text_mix_count=3.0)

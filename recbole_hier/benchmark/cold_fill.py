@@ -6,7 +6,7 @@
 For a text+id model trained under the cold-item protocol (``properties/protocol/
 cold_items.yaml``), prints validation and test NDCG@10 over all targets, cold targets and
 warm targets with ``id_fill: none`` (cold items scored by text alone), with
-``id_fill: neighbours`` at each ``k`` and ``temperature``, and, for HierRec, with
+``id_fill: neighbours`` at each ``k`` and ``temperature``, and, for HierRec and SASRecText, with
 ``cold_score: calibrated`` at each ``--cold_temperature``. Both change scoring only, so one
 trained model answers for every setting; choose on the validation rows.
 """
@@ -34,7 +34,7 @@ def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_lev
         raise ValueError(f"{model_file}: id_fill needs a text+id model trained under the cold-item protocol "
                          "(cold_item_ratio > 0)")
     if cold_temperatures and not hasattr(model, "cold_score"):
-        raise ValueError(f"{model_file}: --cold_temperature needs a model with cold_score (HierRec), "
+        raise ValueError(f"{model_file}: --cold_temperature needs a model with cold_score (HierRec, SASRecText), "
                          f"not {rescorer.config['model']}")
     cold = cold.numpy()
     rows = []
@@ -63,7 +63,7 @@ def main(argv=None):
     parser.add_argument("--k", default="1,5,10", help="comma-separated neighbour counts")
     parser.add_argument("--temperature", default="0.01,0.03,0.1", help="comma-separated softmax temperatures")
     parser.add_argument("--cold_temperature", default="",
-                        help="comma-separated cold_score_temperature values for cold_score: calibrated (HierRec)")
+                        help="comma-separated cold_score_temperature values for cold_score: calibrated (HierRec, SASRecText)")
     parser.add_argument("--score_levels", default=None, choices=["top", "mean"],
                         help="HierRec: rank with the top level or the mean of every head (default: the model's)")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""How a HierRec checkpoint ranks when rarely trained items are scored by their text too
+"""How a HierRec or SASRecText checkpoint ranks when rarely trained items are scored by their text too
 (``text_mix_count``), without retraining.
 
     python -m recbole_hier.benchmark.text_mix --model_file=CHECKPOINT [--counts 0,1,3,5,10]
@@ -26,10 +26,14 @@ def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
     rescorer = Rescorer(model_file)
     model = rescorer.model
     if not hasattr(model, "text_mix_count"):
-        raise ValueError(f"{model_file}: text_mix_count is a HierRec setting, not {rescorer.config['model']}'s")
-    if not (model.items.uses_text and model.items.uses_id) or model.items.id_fill != "none":
+        raise ValueError(f"{model_file}: text_mix_count is a setting of HierRec and SASRecText, "
+                         f"not {rescorer.config['model']}'s")
+    items = model.item_representation
+    if not (items.uses_text and items.uses_id) or items.id_fill != "none":
         raise ValueError(f"{model_file}: text_mix_count needs item_repr: text+id and id_fill: none")
     if score_levels is not None:
+        if not hasattr(model, "score_levels"):
+            raise ValueError(f"{model_file}: --score_levels is a HierRec setting, not {rescorer.config['model']}'s")
         model.score_levels = score_levels
     interactions = model.train_item_counts.cpu().numpy()
     cold = getattr(rescorer.dataset, "cold_item_ids", None)
@@ -59,7 +63,7 @@ def main(argv=None):
     parser.add_argument("--counts", default="0,1,3,5,10", help="comma-separated text_mix_count values")
     parser.add_argument("--cold_temperature", default="0.1", help="comma-separated cold_score_temperature values")
     parser.add_argument("--score_levels", default=None, choices=["top", "mean"],
-                        help="rank with the top level or the mean of every head (default: the model's)")
+                        help="HierRec: rank with the top level or the mean of every head (default: the model's)")
     args = parser.parse_args(argv)
     counts = [float(k) for k in args.counts.split(",")]
     temperatures = [float(t) for t in args.cold_temperature.split(",")]

@@ -19,7 +19,7 @@ from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.align import text_id_alignment
 from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
-from recbole_hier.model.items import ItemRepresentation, NewItemsMixin, train_counts
+from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
 from recbole_hier.model.levels import (
     AttentionLevel,
     MultiScaleLevel,
@@ -29,12 +29,12 @@ from recbole_hier.model.levels import (
     gather_last,
 )
 from recbole_hier.model.loss import MultiTaskLoss
-from recbole_hier.model.score import ItemScorer, calibrated_text_scores
+from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 from recbole_hier.trainer import HierRecTrainer
 
-class HierRec(NewItemsMixin, SequentialRecommender):
+class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     r"""Text-aware sequential recommender: I1 (semantic) -> I2 (BiLSTM) -> I3 (TCN) -> VAE.
 
     ``forward`` returns one user vector ``[B H]`` per level (I1 first, top last).
@@ -80,11 +80,8 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         self.vae = VAEHead(self.hidden_size) if self.use_vae else None
         level_names = ["semantic"] + self.level_kinds
         self.scorer = ItemScorer(config["score"], config["score_temperature"])
-        self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]
+        self.init_text_scores(config, dataset)  # cold_score, text_mix_count
         self.score_levels = config["score_levels"]
-        self.text_mix_count = config["text_mix_count"]
-        # training interactions per item, for text_mix_count (rebuilt with the model, not saved)
-        self.register_buffer("train_item_counts", train_counts(dataset).float(), persistent=False)
         self.loss_fct = MultiTaskLoss(
             level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer
         )
@@ -191,27 +188,9 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         heads = users + [top] if self.use_vae else users
         return torch.stack(heads).mean(dim=0)  # [B H]
 
-    def _calibrating(self):
-        """Whether some items are scored by ``cold_score: calibrated`` now: items without a
-        trained ID part, or with ``text_mix_count`` every item in part."""
-        if self.cold_score != "calibrated" or self.training or self.items.id_fill != "none":
-            return False
-        mask = self.items.id_mask
-        return self.text_mix_count > 0 or (mask is not None and not bool(mask.all()))
-
-    def _text_weight(self, known):
-        """``[n_items]``: each item's share of text in its calibrated score (``text_mix_count``),
-        1 where ``known`` (it has a trained ID part) is False; None: text only for those."""
-        if self.text_mix_count == 0:
-            return None
-        counts = self.train_item_counts
-        counts = torch.cat([counts, counts.new_zeros(len(known) - len(counts))])  # added items: none
-        return torch.where(known, self.text_mix_count / (self.text_mix_count + counts), torch.ones_like(counts))
-
     def predict(self, interaction):
-        if self._calibrating():  # the shift needs every item's score
-            scores = self.full_sort_predict(interaction)  # [B n_items]
-            return scores.gather(1, interaction[self.ITEM_ID].unsqueeze(1)).squeeze(1)  # [B]
+        if self.calibrating():
+            return self.predict_by_full_ranking(interaction)  # [B]
         item_table, item_bias = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
         ids = interaction[self.ITEM_ID]
@@ -222,9 +201,4 @@ class HierRec(NewItemsMixin, SequentialRecommender):
         item_table = self.items.combine(text, rows)  # [n_items H]
         user = self._score_user(interaction, item_table)  # [B H]
         scores = self.scorer.all_items(user, item_table, item_bias)  # [B n_items]
-        if self._calibrating():
-            mask = self.items.id_mask
-            known = mask.bool() if mask is not None else torch.ones(len(scores[0]), dtype=torch.bool, device=scores.device)
-            scores = calibrated_text_scores(scores, user, text, known, self.cold_score_temperature,
-                                            self._text_weight(known))
-        return scores
+        return self.text_scored(scores, user, text)

@@ -6,7 +6,13 @@ from it; after editing a key here, rewrite both with ``python -m recbole_hier.ke
 """
 
 from recbole_hier.keys import Key, KeySet
-from recbole_hier.model.text_keys import BEHAVIOR_KEYS, ITEM_KEYS, TEXT_TABLE_KEYS
+from recbole_hier.model.text_keys import (
+    BEHAVIOR_KEYS,
+    ITEM_KEYS,
+    TEXT_SCORE_CHECKS,
+    TEXT_SCORE_KEYS,
+    TEXT_TABLE_KEYS,
+)
 
 LEVEL_KINDS = ("lstm", "tcn", "attn")
 
@@ -39,19 +45,6 @@ def _bias_needs_id(config, owner):
                          "(use text+id, or item_bias: False)")
 
 
-def _cold_score_needs_text_and_id(config, owner):
-    if config["cold_score"] == "calibrated" and (config["item_repr"] != "text+id" or config["id_fill"] != "none"):
-        raise ValueError(f"{owner}: cold_score: calibrated scores items without a trained ID part by their "
-                         f"text; it needs item_repr: text+id and id_fill: none (got {config['item_repr']}, "
-                         f"{config['id_fill']})")
-
-
-def _text_mix_needs_calibrated_scores(config, owner):
-    if config["text_mix_count"] > 0 and config["cold_score"] != "calibrated":
-        raise ValueError(f"{owner}: text_mix_count mixes the model's scores with the calibrated text scores; "
-                         f"set cold_score: calibrated (got {config['cold_score']}), or text_mix_count: 0")
-
-
 def _align_needs_text_and_id(config, owner):
     if config["align_loss_weight"] > 0 and config["item_repr"] != "text+id":
         raise ValueError(f"{owner}: align_loss_weight aligns each item's text vector with its ID embedding; "
@@ -73,6 +66,7 @@ HIERREC_KEYS = KeySet("HierRec", [
     *TEXT_TABLE_KEYS,
     *BEHAVIOR_KEYS,
     *ITEM_KEYS,
+    *TEXT_SCORE_KEYS,
     Key("hidden_size", "int", 64, "Size of every level's vectors (even with the BiLSTM level: it splits "
         "it in two directions).", low=1, section="I1: semantic level"),
     Key("use_position", "bool", True, "Whether I1 adds a learned position embedding."),
@@ -98,16 +92,6 @@ HIERREC_KEYS = KeySet("HierRec", [
         "popularity channel."),
     Key("item_bias_init", "str", "zero", "Where the offsets start: zero, or log_count (log(1 + training "
         "interactions): the popularity ranking, learned from there).", choices=("zero", "log_count")),
-    Key("cold_score", "str", "vector", "How an item without a trained ID part (cold or added) is scored: "
-        "vector (its item vector, as any item; see id_fill), or calibrated (cos(user, its text part) / "
-        "cold_score_temperature, shifted per user so this text softmax and the model's share one "
-        "normalizer over trained items). Needs text+id and id_fill: none.", choices=("vector", "calibrated")),
-    Key("cold_score_temperature", "float", 0.1, "Temperature of cold_score: calibrated (smaller: unseen "
-        "items rank higher).", low=0, low_open=True),
-    Key("text_mix_count", "float", 0.0, "With cold_score: calibrated, rank rarely trained items by their text "
-        "too: an item with n training interactions gets the probability (1 - a) p_model + a p_text, a = k / "
-        "(k + n) with k this value (p_text: the calibrated text score); 0 = only items without a trained ID "
-        "part use their text.", low=0),
     Key("level_loss_weights", "list", [0.5, 0.5, 1.0], "Next-item CE weight per level: [I1, *levels], "
         "each >= 0; 0 switches a level's loss off."),
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "
@@ -124,5 +108,5 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("loss_type", "str", "CE", "Full-softmax cross-entropy (the only supported loss).", choices=("CE",),
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
-], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, _cold_score_needs_text_and_id,
-           _text_mix_needs_calibrated_scores, _align_needs_text_and_id, _no_negative_sampling), header=HEADER)
+], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, *TEXT_SCORE_CHECKS,
+           _align_needs_text_and_id, _no_negative_sampling), header=HEADER)

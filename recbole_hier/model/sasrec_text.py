@@ -9,17 +9,20 @@ of the BiLSTM/TCN hierarchy, so a comparison isolates what the hierarchy adds.
 
 NOTE: not a published model: SASRec with its ID embedding replaced by
 ``ItemRepresentation``; everything else (encoder, position embedding, CE or BPR loss,
-dot-product scoring against the item table) is RecBole's SASRec, unchanged.
+dot-product scoring against the item table) is RecBole's SASRec, unchanged. Items
+without (much) training can be scored by their text as HierRec's are (``cold_score``,
+``text_mix_count``: ``score.py``), so a comparison of those scores is like for like.
 """
 
 from recbole.model.sequential_recommender.sasrec import SASRec
 
 from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
+from recbole_hier.model.score import TextScoresMixin
 from recbole_hier.model.text_baseline_keys import SASRECTEXT_KEYS
 
 
-class SASRecText(NewItemsMixin, SASRec):
+class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
     dataset_class = HierRecDataset  # builds the frozen item text table
     config_keys = SASRECTEXT_KEYS
 
@@ -29,6 +32,7 @@ class SASRecText(NewItemsMixin, SASRec):
         # self.item_embedding.weight ([n_items H]): ItemRepresentation offers both
         self.item_embedding = ItemRepresentation.from_config(config, dataset, self.adaptor_dropout(config))
         self.item_embedding.apply(self._init_weights)  # SASRec's initialisation; the text stays frozen
+        self.init_text_scores(config, dataset)  # cold_score, text_mix_count
 
     @property
     def item_representation(self):  # what NewItemsMixin extends
@@ -37,3 +41,14 @@ class SASRecText(NewItemsMixin, SASRec):
     @staticmethod
     def adaptor_dropout(config):
         return config["hidden_dropout_prob"]
+
+    def predict(self, interaction):
+        return self.predict_by_full_ranking(interaction) if self.calibrating() else super().predict(interaction)
+
+    def full_sort_predict(self, interaction):
+        if not self.calibrating():
+            return super().full_sort_predict(interaction)
+        text, rows, _ = self.item_embedding.parts()  # the text part once, for the table and the text scores
+        user = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])  # [B H]
+        scores = user @ self.item_embedding.combine(text, rows).t()  # [B n_items]: SASRec's dot product
+        return self.text_scored(scores, user, text)

@@ -59,3 +59,44 @@ def calibrated_text_scores(scores, user, text_items, known, temperature, text_we
         known = text_weight == 0
     known[0] = True  # padding keeps its own score (the trainer masks it)
     return torch.where(known, scores, text)  # [B N]
+
+
+class TextScoresMixin:
+    """For models whose items are ``self.item_representation`` (text + ID parts): the keys
+    ``cold_score``, ``cold_score_temperature`` and ``text_mix_count`` (``text_keys.py``),
+    applied to full-ranking scores by :meth:`text_scored` when evaluating."""
+
+    def init_text_scores(self, config, dataset):
+        from recbole_hier.model.items import train_counts
+
+        self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]
+        self.text_mix_count = config["text_mix_count"]
+        # training interactions per item, for text_mix_count (rebuilt with the model, not saved)
+        self.register_buffer("train_item_counts", train_counts(dataset).float(), persistent=False)
+
+    def calibrating(self):
+        """Whether some items are scored by ``cold_score: calibrated`` now: items without a
+        trained ID part, or with ``text_mix_count`` every item in part."""
+        items = self.item_representation
+        if self.cold_score != "calibrated" or self.training or items.id_fill != "none":
+            return False
+        mask = items.id_mask
+        return self.text_mix_count > 0 or (mask is not None and not bool(mask.all()))
+
+    def text_scored(self, scores, user, text):
+        """``[B N]`` full-ranking ``scores`` of users ``[B H]`` with the calibrated text scores
+        (item text parts ``text`` ``[N H]``) where :meth:`calibrating` says so."""
+        if not self.calibrating():
+            return scores
+        mask = self.item_representation.id_mask
+        known = mask.bool() if mask is not None else torch.ones(scores.size(1), dtype=torch.bool, device=scores.device)
+        weight = None
+        if self.text_mix_count > 0:
+            counts = self.train_item_counts
+            counts = torch.cat([counts, counts.new_zeros(len(known) - len(counts))])  # added items: none
+            weight = torch.where(known, self.text_mix_count / (self.text_mix_count + counts), torch.ones_like(counts))
+        return calibrated_text_scores(scores, user, text, known, self.cold_score_temperature, weight)
+
+    def predict_by_full_ranking(self, interaction):  # [B]: the shift of the text scores needs every item's score
+        scores = self.full_sort_predict(interaction)  # [B n_items]
+        return scores.gather(1, interaction[self.ITEM_ID].unsqueeze(1)).squeeze(1)

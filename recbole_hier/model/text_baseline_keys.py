@@ -5,7 +5,7 @@ from here by ``python -m recbole_hier.keydocs``). SASRec's own keys (``n_layers`
 import dataclasses
 
 from recbole_hier.keys import Key, KeySet
-from recbole_hier.model.text_keys import ITEM_KEYS, TEXT_TABLE_KEYS
+from recbole_hier.model.text_keys import ITEM_KEYS, TEXT_SCORE_CHECKS, TEXT_SCORE_KEYS, TEXT_TABLE_KEYS
 
 
 def _reads_no_behaviour_text(config, owner):
@@ -32,8 +32,8 @@ def _default(keys, **defaults):
 
 
 # behaviour keys are read (to refuse them) but not declared: RecBole returns ~ for them
-SASRECTEXT_KEYS = KeySet("SASRecText", [*TEXT_TABLE_KEYS, *ITEM_KEYS],
-                         checks=(_reads_no_behaviour_text,), header=_header("SASRecText"))
+SASRECTEXT_KEYS = KeySet("SASRecText", [*TEXT_TABLE_KEYS, *ITEM_KEYS, *TEXT_SCORE_KEYS],
+                         checks=(_reads_no_behaviour_text, *TEXT_SCORE_CHECKS), header=_header("SASRecText"))
 
 UNISREC_KEYS = KeySet("UniSRec", [
     *TEXT_TABLE_KEYS,

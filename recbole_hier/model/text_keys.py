@@ -61,3 +61,33 @@ ITEM_KEYS = [
     Key("id_fill_temperature", "float", 0.03, "Softmax temperature over their cosines (small: the "
         "nearest item's ID part).", low=0.0, low_open=True),
 ]
+
+
+def _cold_score_needs_text_and_id(config, owner):
+    if config["cold_score"] == "calibrated" and (config["item_repr"] != "text+id" or config["id_fill"] != "none"):
+        raise ValueError(f"{owner}: cold_score: calibrated scores items without a trained ID part by their "
+                         f"text; it needs item_repr: text+id and id_fill: none (got {config['item_repr']}, "
+                         f"{config['id_fill']})")
+
+
+def _text_mix_needs_calibrated_scores(config, owner):
+    if config["text_mix_count"] > 0 and config["cold_score"] != "calibrated":
+        raise ValueError(f"{owner}: text_mix_count mixes the model's scores with the calibrated text scores; "
+                         f"set cold_score: calibrated (got {config['cold_score']}), or text_mix_count: 0")
+
+
+# how items without (much) training are scored: model/score.py TextScoresMixin
+TEXT_SCORE_KEYS = [
+    Key("cold_score", "str", "vector", "How an item without a trained ID part (cold or added) is scored: "
+        "vector (its item vector, as any item; see id_fill), or calibrated (cos(user, its text part) / "
+        "cold_score_temperature, shifted per user so this text softmax and the model's share one "
+        "normalizer over trained items). Needs text+id and id_fill: none.", choices=("vector", "calibrated"),
+        section="scoring items with little or no training"),
+    Key("cold_score_temperature", "float", 0.1, "Temperature of cold_score: calibrated (smaller: unseen "
+        "items rank higher).", low=0, low_open=True),
+    Key("text_mix_count", "float", 0.0, "With cold_score: calibrated, rank rarely trained items by their text "
+        "too: an item with n training interactions gets the probability (1 - a) p_model + a p_text, a = k / "
+        "(k + n) with k this value (p_text: the calibrated text score); 0 = only items without a trained ID "
+        "part use their text.", low=0),
+]
+TEXT_SCORE_CHECKS = (_cold_score_needs_text_and_id, _text_mix_needs_calibrated_scores)

@@ -60,15 +60,15 @@ class Recommender:
         items.train(False)  # forget rows filled under the previous setting
 
     def set_cold_score(self, kind, temperature=None, text_mix_count=None):
-        """How items without a trained ID part are scored by HierRec: ``vector`` (their item
+        """How items without a trained ID part are scored (HierRec, SASRecText): ``vector`` (their item
         vector) or ``calibrated`` (their text, on the model's scale; see HierRec's ``cold_score``);
         with ``calibrated``, ``text_mix_count`` ranks rarely trained items by their text too."""
         if not hasattr(self.model, "cold_score"):
-            raise RecommendError(f"--cold_score: {self.config['model']} has no cold_score (HierRec has)")
+            raise RecommendError(f"--cold_score: {self.config['model']} has no cold_score (HierRec and SASRecText have)")
         if kind not in ("vector", "calibrated") or (temperature is not None and float(temperature) <= 0):
             raise RecommendError(f"--cold_score must be vector or calibrated and --cold_score_temperature above 0, "
                                  f"got {kind!r}, {temperature!r}")
-        if kind == "calibrated" and self.model.items.id_fill != "none":
+        if kind == "calibrated" and self.model.item_representation.id_fill != "none":
             raise RecommendError("--cold_score=calibrated scores new items by their text: use it with --id_fill=none")
         if text_mix_count is not None and (float(text_mix_count) < 0 or (float(text_mix_count) > 0 and kind != "calibrated")):
             raise RecommendError(f"--text_mix_count must be at least 0, and above 0 only with --cold_score=calibrated, "
