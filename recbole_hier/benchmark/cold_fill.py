@@ -11,11 +11,9 @@ warm targets with ``id_fill: none`` (cold items scored by text alone), with
 trained model answers for every setting; choose on the validation rows.
 """
 
-import argparse
-
 import numpy as np
 
-from recbole_hier.benchmark.rescoring import Rescorer
+from recbole_hier.benchmark.rescoring import Rescorer, checkpoint_parser
 
 
 def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_levels=None):
@@ -24,10 +22,7 @@ def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_lev
     at each of ``cold_temperatures``; HierRec ranks with ``score_levels`` when given."""
     rescorer = Rescorer(model_file)
     model, dataset = rescorer.model, rescorer.dataset
-    if score_levels is not None:
-        if not hasattr(model, "score_levels"):
-            raise ValueError(f"{model_file}: --score_levels is a HierRec setting, not {rescorer.config['model']}'s")
-        model.score_levels = score_levels
+    rescorer.set_score_levels(score_levels)
     items = getattr(model, "item_representation", None)
     cold = getattr(dataset, "cold_item_ids", None)
     if items is None or not (items.uses_text and items.uses_id) or cold is None or not len(cold):
@@ -58,14 +53,11 @@ def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_lev
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model_file", required=True)
+    parser = checkpoint_parser(__doc__)
     parser.add_argument("--k", default="1,5,10", help="comma-separated neighbour counts")
     parser.add_argument("--temperature", default="0.01,0.03,0.1", help="comma-separated softmax temperatures")
     parser.add_argument("--cold_temperature", default="",
                         help="comma-separated cold_score_temperature values for cold_score: calibrated (HierRec, SASRecText)")
-    parser.add_argument("--score_levels", default=None, choices=["top", "mean"],
-                        help="HierRec: rank with the top level or the mean of every head (default: the model's)")
     args = parser.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
     temperatures = [float(t) for t in args.temperature.split(",")]

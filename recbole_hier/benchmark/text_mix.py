@@ -12,11 +12,9 @@ It changes scoring only, so one trained model answers for every setting; choose 
 validation rows.
 """
 
-import argparse
-
 import numpy as np
 
-from recbole_hier.benchmark.rescoring import Rescorer
+from recbole_hier.benchmark.rescoring import Rescorer, checkpoint_parser
 
 BANDS = (("0-4", 0, 5), ("5-9", 5, 10), ("10+", 10, None))
 
@@ -31,10 +29,7 @@ def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
     items = model.item_representation
     if not (items.uses_text and items.uses_id) or items.id_fill != "none":
         raise ValueError(f"{model_file}: text_mix_count needs item_repr: text+id and id_fill: none")
-    if score_levels is not None:
-        if not hasattr(model, "score_levels"):
-            raise ValueError(f"{model_file}: --score_levels is a HierRec setting, not {rescorer.config['model']}'s")
-        model.score_levels = score_levels
+    rescorer.set_score_levels(score_levels)
     interactions = model.train_item_counts.cpu().numpy()
     cold = getattr(rescorer.dataset, "cold_item_ids", None)
     cold = cold.numpy() if cold is not None and len(cold) else None
@@ -58,12 +53,9 @@ def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model_file", required=True)
+    parser = checkpoint_parser(__doc__)
     parser.add_argument("--counts", default="0,1,3,5,10", help="comma-separated text_mix_count values")
     parser.add_argument("--cold_temperature", default="0.1", help="comma-separated cold_score_temperature values")
-    parser.add_argument("--score_levels", default=None, choices=["top", "mean"],
-                        help="HierRec: rank with the top level or the mean of every head (default: the model's)")
     args = parser.parse_args(argv)
     counts = [float(k) for k in args.counts.split(",")]
     temperatures = [float(t) for t in args.cold_temperature.split(",")]
