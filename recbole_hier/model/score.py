@@ -6,6 +6,10 @@ popularity. Cosine scoring takes that channel away; the temperature restores a
 sharp softmax (cosines lie in [-1, 1]). Training and ranking use the same scorer.
 An optional per-item offset (HierRec's ``item_bias``) is added to either score: it gives
 cosine scoring a popularity channel that an item without interactions does not inherit.
+
+Items the model has not (or rarely) trained can instead be ranked by their text on the
+model's scale: ``calibrated_text_scores``, applied by :class:`TextScoresMixin` (keys
+``cold_score`` and ``text_mix_count``, shared by HierRec and SASRecText).
 """
 
 import torch
