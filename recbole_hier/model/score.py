@@ -15,6 +15,8 @@ model's scale: ``calibrated_text_scores``, applied by :class:`TextScoresMixin` (
 import torch
 import torch.nn.functional as F
 
+from recbole_hier.model.items import train_counts
+
 
 class ItemScorer:
     """``kind``: ``dot`` or ``cosine``; ``temperature`` > 0 (validated with the config keys)."""
@@ -71,8 +73,6 @@ class TextScoresMixin:
     applied to full-ranking scores by :meth:`text_scored` when evaluating."""
 
     def init_text_scores(self, config, dataset):
-        from recbole_hier.model.items import train_counts
-
         self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]
         self.text_mix_count = config["text_mix_count"]
         # training interactions per item, for text_mix_count (rebuilt with the model, not saved)
