@@ -14,9 +14,11 @@ validation rows.
 
 import numpy as np
 
+from recbole_hier.benchmark import stats
 from recbole_hier.benchmark.rescoring import Rescorer, checkpoint_parser
 
-BANDS = (("0-4", 0, 5), ("5-9", 5, 10), ("10+", 10, None))
+# the leaderboards' rare-target ranges (stats.TARGET_COUNT_BUCKETS), the rest merged
+BANDS = ((0, 4), (5, 9), (10, 10**9))
 
 
 def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
@@ -40,11 +42,11 @@ def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
             model.cold_score_temperature, model.text_mix_count = temperature, k
             for split in ("valid", "test"):
                 ndcg, targets = rescorer.ndcg_per_user(split), rescorer.targets(split)
-                n = interactions[targets]
+                bands = np.array([stats.range_bucket(c, BANDS) for c in interactions[targets]])
                 is_cold = np.isin(targets, cold) if cold is not None else np.zeros(len(targets), dtype=bool)
                 row = {"all": ndcg.mean()}
-                for name, low, high in BANDS:  # cold targets have 0 training interactions: left out here
-                    band = (n >= low) & ((n < high) if high is not None else True) & ~is_cold
+                for name in ("0-4", "5-9", "10+"):  # cold targets have 0 training interactions: left out here
+                    band = (bands == name) & ~is_cold
                     row[name] = ndcg[band].mean() if band.any() else float("nan")
                 if cold is not None:
                     row["cold"], row["warm"] = ndcg[is_cold].mean(), ndcg[~is_cold].mean()
