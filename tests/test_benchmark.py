@@ -231,10 +231,20 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         assert status.startswith("paused") and where == progress
         assert os.path.isfile(os.path.join(progress, "last.pth"))
         assert not os.path.exists(os.path.join(paused_dir, spec.key + ".json"))
-    assert run_one(spec, RunStore(paused_dir)) == (os.path.join(paused_dir, spec.key + ".json"), "ran (resumed)")
+    kept_dir = str(tmp_path / "checkpoints")
+    assert run_one(spec, RunStore(paused_dir, kept_dir)) == (os.path.join(paused_dir, spec.key + ".json"),
+                                                             "ran (resumed)")
     assert not os.path.exists(progress)  # removed once the record is written
     whole = json.load(open(os.path.join(whole_dir, spec.key + ".json")))
     resumed = json.load(open(os.path.join(paused_dir, spec.key + ".json")))
+    # without a checkpoint folder nothing but the record is left; with one, the best
+    # checkpoint survives the resumes and scores the test users as the record says
+    assert sorted(os.listdir(whole_dir)) == [spec.key + ".json"]
+    assert os.listdir(kept_dir) == [spec.key + ".pth"]
+    from recbole_hier.benchmark.rescoring import Rescorer
+
+    rescored = Rescorer(os.path.join(kept_dir, spec.key + ".pth")).ndcg_per_user("test")
+    assert rescored.tolist() == pytest.approx(resumed["per_user"]["ndcg@10"])
     assert whole["resumed_at_epochs"] == [] and resumed["resumed_at_epochs"] == [1, 2]
     # each process says what it ran on, from the epoch it started at
     assert [seg["from_epoch"] for seg in whole["segments"]] == [0]
@@ -274,10 +284,15 @@ def test_parallel_jobs_give_the_runs_of_a_sequential_suite(tiny_data, tiny_bert,
     records = {}
     for jobs in ("1", "3"):
         results = tmp_path / f"results{jobs}"
-        assert main(["--suite", path, "--results", str(results), "--models", "SASRec", "--jobs", jobs]) == 0
+        kept = tmp_path / f"checkpoints{jobs}"
+        assert main(["--suite", path, "--results", str(results), "--models", "SASRec", "--jobs", jobs,
+                     "--keep_checkpoints", str(kept)]) == 0
         runs_dir = results / "smoke" / "runs"
         records[jobs] = {name: json.load(open(runs_dir / name)) for name in os.listdir(runs_dir)}
         assert (results / "smoke" / "leaderboard.md").exists()
+        # every trained run keeps its checkpoint; seed 1 reused a grid run's record
+        assert sorted(os.listdir(kept)) == ["tiny__SASRec@learning_rate=0.001__1.pth",
+                                            "tiny__SASRec@learning_rate=0.01__1.pth", "tiny__SASRec__2.pth"]
     assert sorted(records["3"]) == sorted(records["1"]) == [
         "tiny__SASRec@learning_rate=0.001__1.json", "tiny__SASRec@learning_rate=0.01__1.json",
         "tiny__SASRec__1.json", "tiny__SASRec__2.json"]

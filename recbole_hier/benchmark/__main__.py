@@ -2,13 +2,17 @@
 
     python -m recbole_hier.benchmark --suite properties/benchmark/cpu.yaml [--results results]
         [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--hours H] [--jobs N] [--report_only]
+        [--keep_checkpoints DIR]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
 (``<key>.progress/``), so an interrupted suite resumes. ``--hours H`` stops the suite
 at the first validation after H hours, its progress saved (exit code 3: rerun the
 same command to go on). The leaderboard (``leaderboard.md/.csv/.json/.png``) is
-rewritten from all finished runs after every run.
+rewritten from all finished runs after every run. A finished run's progress, its
+best checkpoint included, is deleted unless ``--keep_checkpoints DIR`` keeps that
+checkpoint as ``DIR/<key>.pth`` (``benchmark.text_mix``, ``benchmark.cold_fill`` and
+``--recommend`` read it).
 """
 
 import argparse
@@ -39,6 +43,9 @@ def parse_args(argv=None):
                              "Above 1, every selected model's grid runs of a dataset go first, then their "
                              "seeded runs; at 1, model by model in suite order")
     parser.add_argument("--report_only", action="store_true", help="rewrite the leaderboard, run nothing")
+    parser.add_argument("--keep_checkpoints", default=None, metavar="DIR",
+                        help="keep each finished run's best-validation checkpoint as DIR/<key>.pth "
+                             "(default: deleted with its progress)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -54,7 +61,7 @@ def main(argv=None):
     except SuiteError as error:
         raise SystemExit(str(error)) from None
     out_dir = os.path.join(args.results, plan.name)
-    store = RunStore(os.path.join(out_dir, "runs"))
+    store = RunStore(os.path.join(out_dir, "runs"), args.keep_checkpoints)
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
     execution = PlanExecution(plan, store, args.jobs, deadline, on_stored=lambda: write_all(plan, store, out_dir))
     if not args.report_only:

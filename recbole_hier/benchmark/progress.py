@@ -24,6 +24,7 @@ import torch
 
 from recbole_hier.benchmark.plan import differing_keys
 from recbole_hier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from recbole_hier.files import atomic_path
 
 
 class Paused(Exception):
@@ -151,6 +152,12 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
         def peak_memory_mb(self):
             """Peak memory over the whole run, every resumed process included."""
             return max(self.earlier_peak_memory_mb, peak_memory_mb(self.device))
+
+        def keep_best(self, path):
+            """Copy the best-validation checkpoint to ``path`` (atomically) before the
+            progress folder goes."""
+            with atomic_path(path) as tmp:
+                shutil.copyfile(self.saved_model_file, tmp)
 
         def discard_progress(self):
             shutil.rmtree(self.progress_dir, ignore_errors=True)

@@ -127,6 +127,9 @@ def _execute(spec, store, deadline=None):
         record["cold_items"] = [str(tokens[iid][i]) for i in cold.tolist()]
     if len(record["per_user"]["user"]) != len(record["per_user"]["ndcg@10"]):
         raise RuntimeError("per-user NDCG does not line up with the evaluated users")
+    kept = store.checkpoint_path(spec.key)
+    if kept:  # before the record: a stored record means its checkpoint is kept too
+        trainer.keep_best(kept)
     store.write(spec.key, record)
     trainer.discard_progress()
 

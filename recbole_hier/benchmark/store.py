@@ -2,6 +2,9 @@
 
 ``<runs_dir>/<key>.json`` is a finished run's record; ``<runs_dir>/<key>.progress/``
 holds a run stopped part-way (see :mod:`recbole_hier.benchmark.progress`).
+With ``checkpoints_dir``, a finished run's best-validation checkpoint is kept as
+``<checkpoints_dir>/<key>.pth`` (for rescoring, recommending or resuming analysis);
+without it, it is deleted with the progress.
 """
 
 import json
@@ -14,8 +17,8 @@ PROGRESS_SUFFIX = ".progress"
 
 
 class RunStore:
-    def __init__(self, runs_dir):
-        self.runs_dir = runs_dir
+    def __init__(self, runs_dir, checkpoints_dir=None):
+        self.runs_dir, self.checkpoints_dir = runs_dir, checkpoints_dir
 
     def path(self, key):
         return os.path.join(self.runs_dir, key + ".json")
@@ -25,6 +28,10 @@ class RunStore:
 
     def progress_dir(self, key):
         return os.path.join(self.runs_dir, key + PROGRESS_SUFFIX)
+
+    def checkpoint_path(self, key):
+        """Where a finished run's best checkpoint is kept; None: it is not kept."""
+        return os.path.join(self.checkpoints_dir, key + ".pth") if self.checkpoints_dir else None
 
     def load(self, key):
         path = self.path(key)
