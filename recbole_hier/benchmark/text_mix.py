@@ -19,6 +19,7 @@ from recbole_hier.benchmark.rescoring import Rescorer, checkpoint_parser
 
 # the leaderboards' rare-target ranges (stats.TARGET_COUNT_BUCKETS), the rest merged
 BANDS = ((0, 4), (5, 9), (10, 10**9))
+BAND_NAMES = [stats.range_bucket(low, BANDS) for low, _ in BANDS]  # "0-4", "5-9", "10+"
 
 
 def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
@@ -45,7 +46,7 @@ def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
                 bands = np.array([stats.range_bucket(c, BANDS) for c in interactions[targets]])
                 is_cold = np.isin(targets, cold) if cold is not None else np.zeros(len(targets), dtype=bool)
                 row = {"all": ndcg.mean()}
-                for name in ("0-4", "5-9", "10+"):  # cold targets have 0 training interactions: left out here
+                for name in BAND_NAMES:  # cold targets have 0 training interactions: left out here
                     band = (bands == name) & ~is_cold
                     row[name] = ndcg[band].mean() if band.any() else float("nan")
                 if cold is not None:
