@@ -114,6 +114,15 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert main(["--suite", suite_file, "--results", results, "--models", "SASRec"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("done before") == 4 and "HierRec" not in printed.split("leaderboard:")[0]
+    # --seeds narrows the seeded runs; the grid runs the choice needs still count
+    assert main(["--suite", suite_file, "--results", results, "--models", "SASRec", "--seeds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("done before") == 3 and "tiny__SASRec__2: done before" in printed
+    assert "tiny__SASRec__1:" not in printed
+    with pytest.raises(SystemExit, match=r"--seeds: \[3\] are not seeds of this suite; it has \[1, 2\]"):
+        main(["--suite", suite_file, "--results", results, "--seeds", "1,3"])
+    with pytest.raises(SystemExit, match=r"--seeds: 'x' is not a comma-separated list of integers"):
+        main(["--suite", suite_file, "--results", results, "--seeds", "x"])
     with pytest.raises(SystemExit, match=r"--models: \['GRU4Rec'\] are not models of this suite"):
         main(["--suite", suite_file, "--results", results, "--models", "GRU4Rec"])
     with pytest.raises(SystemExit, match=r"--only: \['ml-1m'\] are not datasets of this suite"):

@@ -1,8 +1,8 @@
 """Run a benchmark suite and write its leaderboard.
 
     python -m recbole_hier.benchmark --suite properties/benchmark/cpu.yaml [--results results]
-        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--hours H] [--jobs N] [--report_only]
-        [--keep_checkpoints DIR]
+        [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--seeds SEED[,SEED]] [--hours H] [--jobs N]
+        [--report_only] [--keep_checkpoints DIR]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
@@ -34,6 +34,9 @@ def parse_args(argv=None):
     parser.add_argument("--models", default=None,
                         help="comma-separated suite model names to run (e.g. the ablations first); "
                              "the leaderboard still covers every finished run")
+    parser.add_argument("--seeds", default=None,
+                        help="comma-separated suite seeds to run (e.g. one seed of a slow dataset first); "
+                             "grid runs always run, and the leaderboard still covers every finished run")
     parser.add_argument("--hours", type=float, default=None,
                         help="pause at the first validation after this many hours (progress saved; "
                              "rerun to resume); exit code 3 when it did")
@@ -58,6 +61,7 @@ def main(argv=None):
     try:
         datasets = plan.select(plan.datasets, args.only, "--only", "datasets")
         models = plan.select(plan.models, args.models, "--models", "models")
+        seeds = plan.select_seeds(args.seeds)
     except SuiteError as error:
         raise SystemExit(str(error)) from None
     out_dir = os.path.join(args.results, plan.name)
@@ -65,10 +69,10 @@ def main(argv=None):
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
     execution = PlanExecution(plan, store, args.jobs, deadline, on_stored=lambda: write_all(plan, store, out_dir))
     if not args.report_only:
-        execution.run(datasets, models)
+        execution.run(datasets, models, seeds)
     paths = write_all(plan, store, out_dir)
     print("leaderboard: " + ", ".join(paths.values()) if paths else "no finished runs yet")
-    todo = plan.todo(store, datasets, models)
+    todo = plan.todo(store, datasets, models, seeds)
     if todo:
         more = f", ... ({len(todo) - 5} more)" if len(todo) > 5 else ""
         print(f"{len(todo)} run(s) still to do: {', '.join(todo[:5])}{more}", flush=True)

@@ -227,15 +227,31 @@ class Plan:
         seed = self.tuning["seed"]
         return [self._spec(dataset, name, seed, p, grid_point=p) for p in grid_points(grid)]
 
-    def seeded_runs(self, dataset, name, point=None):
-        """The seeded runs of ``name`` on ``dataset`` with the grid ``point`` (None: untuned)."""
+    def select_seeds(self, wanted):
+        """The suite's seeds in a comma-separated ``wanted`` (``--seeds``); all when None."""
+        if wanted is None:
+            return list(self.seeds)
+        try:
+            chosen = {int(seed) for seed in wanted.split(",")}
+        except ValueError:
+            raise SuiteError(f"--seeds: {wanted!r} is not a comma-separated list of integers") from None
+        unknown = sorted(chosen - set(self.seeds))
+        if unknown:
+            raise SuiteError(f"--seeds: {unknown} are not seeds of this suite; it has {self.seeds}")
+        return [seed for seed in self.seeds if seed in chosen]
+
+    def seeded_runs(self, dataset, name, point=None, seeds=None):
+        """The seeded runs of ``name`` on ``dataset`` with the grid ``point`` (None: untuned),
+        at the suite's seeds (or those of ``seeds`` among them)."""
         if not self.runs_on(dataset, name):
             return []
-        seeds = self.models[name].get("seeds", self.seeds)
-        return [self._spec(dataset, name, seed, point or {}) for seed in self.seeds if seed in seeds]
+        own = self.models[name].get("seeds", self.seeds)
+        return [self._spec(dataset, name, seed, point or {}) for seed in self.seeds
+                if seed in own and (seeds is None or seed in seeds)]
 
-    def count(self, datasets=None, models=None):
-        return sum(len(self.grid_runs(d, n)) + len(self.seeded_runs(d, n)) for d, n in self.cells(datasets, models))
+    def count(self, datasets=None, models=None, seeds=None):
+        return sum(len(self.grid_runs(d, n)) + len(self.seeded_runs(d, n, seeds=seeds))
+                   for d, n in self.cells(datasets, models))
 
     def batches(self, datasets=None, models=None, together=False):
         """Run order: per dataset, model by model, or (``together``) all models at once;
@@ -273,14 +289,14 @@ class Plan:
             raise LookupError("no grid run recorded a validation score")
         return best
 
-    def seeded_with_reuse(self, dataset, name, store):
+    def seeded_with_reuse(self, dataset, name, store, seeds=None):
         """``(spec, reuse key)`` for each seeded run at the chosen point: the seeded run at
         the tuning seed reuses the grid run of the same configuration."""
         point = self.chosen_point(dataset, name, store)
         grid = {s.seed: s.key for s in self.grid_runs(dataset, name) if s.point == point}
-        return [(spec, grid.get(spec.seed)) for spec in self.seeded_runs(dataset, name, point)]
+        return [(spec, grid.get(spec.seed)) for spec in self.seeded_runs(dataset, name, point, seeds)]
 
-    def todo(self, store, datasets=None, models=None):
+    def todo(self, store, datasets=None, models=None, seeds=None):
         """Keys of the selected runs not stored yet (with the suite's current config); the
         seeded runs of a model whose tuning is unfinished count as to do."""
         keys = []
@@ -290,7 +306,7 @@ class Plan:
                 point = self.chosen_point(dataset, name, store)
             except LookupError:
                 point = None
-            keys += [s.key for s in self.seeded_runs(dataset, name, point)
+            keys += [s.key for s in self.seeded_runs(dataset, name, point, seeds)
                      if point is None or store.current(s) is None]
         return keys
 

@@ -283,19 +283,21 @@ class PlanExecution:
         self._stopping = threading.Event()  # set when the runner is stopped: start no more runs
         self._threads = threads_per_run(jobs)  # the runs at once share the cores
 
-    def run(self, datasets=None, models=None):
-        self.total = self.plan.count(datasets, models)
+    def run(self, datasets=None, models=None, seeds=None):
+        """Run the selected cells; ``seeds`` narrows the seeded runs (grid runs always run:
+        the seeded ones need their choice)."""
+        self.total = self.plan.count(datasets, models, seeds)
         with _sigterm_as_exit(), ThreadPoolExecutor(self.jobs) as pool:
             for batch in self.plan.batches(datasets, models, together=self.jobs > 1):
                 self._run_all(pool, [(spec, None) for d, n in batch for spec in self.plan.grid_runs(d, n)])
-                self._run_all(pool, [pair for d, n in batch for pair in self._seeded(d, n)])
+                self._run_all(pool, [pair for d, n in batch for pair in self._seeded(d, n, seeds)])
 
-    def _seeded(self, dataset, name):
+    def _seeded(self, dataset, name, seeds=None):
         """(spec, reuse) for ``name``'s seeded runs; [] while its tuning is unfinished."""
         try:
-            return self.plan.seeded_with_reuse(dataset, name, self.store)
+            return self.plan.seeded_with_reuse(dataset, name, self.store, seeds)
         except LookupError as error:
-            specs = self.plan.seeded_runs(dataset, name)
+            specs = self.plan.seeded_runs(dataset, name, seeds=seeds)
             self.number += len(specs)
             if not self.paused:  # a paused tuning is not a broken one
                 print(f"skipped {dataset}/{name}: its tuning is not finished ({error})", flush=True)
