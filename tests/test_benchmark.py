@@ -14,6 +14,7 @@ import yaml
 import run_recbole_hier
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
+from recbole_hier.checkpoint import load_checkpoint, save_checkpoint
 from recbole_hier.benchmark.plan import Plan, RunSpec, SuiteError
 from recbole_hier.benchmark.report import _cap_lines, _p
 from recbole_hier.benchmark.runner import run_one, threads_per_run
@@ -240,6 +241,10 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         assert status.startswith("paused") and where == progress
         assert os.path.isfile(os.path.join(progress, "last.pth"))
         assert not os.path.exists(os.path.join(paused_dir, spec.key + ".json"))
+        # the frozen text table is rebuilt on resume, not stored: only its fingerprint is
+        stored = load_checkpoint(os.path.join(progress, "last.pth"))
+        assert list(stored["frozen"]) == ["items.text"] and stored["frozen"]["items.text"].shape[1] == 8
+        assert "items.text" not in stored["state_dict"] and "items.adaptor.weight" in stored["state_dict"]
     kept_dir = str(tmp_path / "checkpoints")
     assert run_one(spec, RunStore(paused_dir, kept_dir)) == (os.path.join(paused_dir, spec.key + ".json"),
                                                              "ran (resumed)")
@@ -277,6 +282,23 @@ def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
     error = open(where).read()
     assert "learning_rate" in error and "delete" in error and spec.key + ".progress" in error
     assert os.path.isfile(os.path.join(store.progress_dir(spec.key), "last.pth"))  # kept, not overwritten
+
+
+def test_progress_made_with_another_text_table_is_refused(tiny_data, tiny_bert, tmp_path):
+    path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 3})
+    spec = Plan.load(path).seeded_runs("tiny", "SASRecText", {"learning_rate": 0.01})[0]
+    store = RunStore(str(tmp_path / "runs"))
+    assert run_one(spec, store, deadline=0)[1].startswith("paused")
+    last = os.path.join(store.progress_dir(spec.key), "last.pth")
+    progress = load_checkpoint(last)
+    assert list(progress["frozen"]) == ["item_embedding.text"]  # SASRecText's name for the table
+    progress["frozen"]["item_embedding.text"][3] += 0.01  # as if one item's text had changed
+    save_checkpoint({k: v for k, v in progress.items() if k != "format"}, last)
+    where, status = run_one(spec, store)
+    assert status.startswith("failed")
+    error = open(where).read()
+    assert "different 'item_embedding.text'" in error and "delete" in error and last in error
+    assert os.path.isfile(last)  # kept, not overwritten
 
 
 def test_parallel_runs_split_the_cores_unless_the_user_chose():

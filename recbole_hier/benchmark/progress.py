@@ -5,11 +5,14 @@ session. After every validation the trainer's whole state is written atomically 
 ``<runs_dir>/<key>.progress/last.pth``: model and optimizer, early-stopping counters,
 best validation result and the weights it came from, per-epoch losses and timings,
 and every random-number generator the training loop draws from (torch, CUDA, numpy,
-``random`` and the training loader's own shuffling generator). A rerun of the same
-run loads it (``weights_only``: no pickled code runs) and goes on from the next
-epoch, so on CPU the finished record equals that of an uninterrupted run. A stop
-loses at most the epoch in progress. The folder is removed once the run's record
-is written.
+``random`` and the training loader's own shuffling generator). Frozen weights (the item
+text table, tens of MB on a large catalogue) are not stored: a resumed run rebuilds them
+from its text cache and checks them against a fingerprint, which keeps progress small
+enough to commit beside the results, so a run longer than a working session resumes on
+another machine. A rerun of the same run loads it (``weights_only``: no pickled code
+runs) and goes on from the next epoch, so on CPU the finished record equals that of an
+uninterrupted run. A stop loses at most the epoch in progress. The folder is removed
+once the run's record is written.
 """
 
 import json
@@ -25,6 +28,11 @@ import torch
 from recbole_hier.benchmark.plan import differing_keys
 from recbole_hier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from recbole_hier.files import atomic_path
+
+
+# a frozen tensor's fingerprint: its rows times a fixed random [D 8] matrix; equal up to
+# float rounding when the same model rebuilds the same table on other hardware
+_FINGERPRINT_SEED, _FINGERPRINT_DIM = 20240601, 8
 
 
 class Paused(Exception):
@@ -51,6 +59,40 @@ def _set_rng_state(state, train_data):
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     train_data.generator.set_state(state["loader"])
+
+
+def _fingerprint(tensor):  # [N ... D] -> [N 8]
+    rows = tensor.detach().double().cpu().reshape(tensor.size(0) if tensor.dim() else 1, -1)
+    generator = torch.Generator().manual_seed(_FINGERPRINT_SEED)
+    return rows @ torch.randn(rows.size(1), _FINGERPRINT_DIM, generator=generator, dtype=torch.double)
+
+
+def frozen_names(model):
+    """The model's weights that training never changes (rebuilt, not stored, on resume)."""
+    return sorted(name for name, param in model.named_parameters() if not param.requires_grad)
+
+
+def without_frozen(state_dict, names):
+    return {k: v for k, v in state_dict.items() if k not in names}
+
+
+def refill_frozen(state_dict, fingerprints, model, path):
+    """Put the model's rebuilt frozen weights back into a stored ``state_dict``, refusing
+    them unless they match the fingerprints stored with it."""
+    fresh = model.state_dict()
+    for name, stored in fingerprints.items():
+        tensor = fresh.get(name)
+        if tensor is None or _fingerprint(tensor).shape != stored.shape:
+            raise CheckpointError(f"progress {path!r} was made with a frozen weight {name!r} this model "
+                                  "does not have (was the code changed?); delete its folder to start again")
+        now = _fingerprint(tensor)
+        if not torch.allclose(now, stored, rtol=1e-4, atol=1e-4 * float(stored.abs().max().clamp(min=1e-12))):
+            raise CheckpointError(
+                f"progress {path!r} was trained with a different {name!r} than this run builds "
+                f"(largest fingerprint difference {float((now - stored).abs().max()):.3g}): the item text, "
+                "its template or the language model changed; delete its folder to start again")
+        state_dict[name] = tensor.detach().clone()
+    return state_dict
 
 
 def resumable(trainer_class, progress_dir, run_config, deadline=None, process_info=None):
@@ -102,8 +144,14 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
 
         def _save_progress(self, epoch_idx):
             best = load_checkpoint(self.saved_model_file) if os.path.exists(self.saved_model_file) else {}
+            frozen = frozen_names(self.model)
+            if best:
+                best["state_dict"] = without_frozen(best["state_dict"], frozen)
+            state = self.checkpoint_state(epoch_idx)
             save_checkpoint({
-                **self.checkpoint_state(epoch_idx),
+                **state,
+                "state_dict": without_frozen(state["state_dict"], frozen),
+                "frozen": {name: _fingerprint(state["state_dict"][name]) for name in frozen},
                 "run_config": json.dumps(run_config, sort_keys=True),
                 "best_valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
                 "early_stopped": bool(self.early_stopped),
@@ -129,6 +177,8 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
                 raise CheckpointError(
                     f"progress {self.last_path!r} was made with a different config for {stale}: "
                     f"delete {self.progress_dir!r} to start this run again")
+            for state in (progress, progress["best"]) if progress["best"] else (progress,):
+                refill_frozen(state["state_dict"], progress.get("frozen", {}), self.model, self.last_path)
             try:
                 self.restore_state(progress, self.last_path, require_data=False)
             except (RuntimeError, ValueError, KeyError) as err:
