@@ -9,7 +9,8 @@ from recbole.trainer import Trainer
 from recbole.utils import set_color
 from torch.nn.parallel import DistributedDataParallel
 
-from recbole_hier.checkpoint import check_data, config_state, load_checkpoint, load_weights, save_checkpoint
+from recbole_hier.checkpoint import (CheckpointError, check_data, config_state, load_checkpoint, load_weights,
+                                     save_checkpoint)
 
 
 class SafeCheckpointMixin:
@@ -39,6 +40,9 @@ class SafeCheckpointMixin:
         (benchmark progress, which is matched to its run by the run's config instead)."""
         if getattr(self, "data_identity", None) is not None and (require_data or checkpoint.get("data")):
             check_data(checkpoint, self.data_identity, path)
+        if "optimizer" not in checkpoint:
+            raise CheckpointError(f"{path!r} holds weights for scoring only (the best epoch of a resumed "
+                                  "benchmark run), no optimizer state: training cannot resume from it")
         load_weights(self.model, checkpoint, path)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.start_epoch = checkpoint["epoch"] + 1

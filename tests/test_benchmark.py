@@ -245,6 +245,7 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         stored = load_checkpoint(os.path.join(progress, "last.pth"))
         assert list(stored["frozen"]) == ["items.text"] and stored["frozen"]["items.text"].shape[1] == 8
         assert "items.text" not in stored["state_dict"] and "items.adaptor.weight" in stored["state_dict"]
+        assert "optimizer" in stored and "optimizer" not in stored["best"]  # training resumes from the former
     kept_dir = str(tmp_path / "checkpoints")
     assert run_one(spec, RunStore(paused_dir, kept_dir)) == (os.path.join(paused_dir, spec.key + ".json"),
                                                              "ran (resumed)")

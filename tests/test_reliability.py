@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from recbole_hier import load_data_and_model, pipeline
-from recbole_hier.checkpoint import CheckpointError, config_state, save_checkpoint
+from recbole_hier.checkpoint import CheckpointError, config_state, load_checkpoint, save_checkpoint
 from recbole_hier.config import Config
 from recbole_hier.registry import get_model
 from tests.conftest import PROTOCOL, write_tiny_dataset
@@ -69,6 +69,11 @@ def test_a_checkpoint_loads_only_into_the_data_and_model_it_was_trained_for(make
     with pytest.raises(CheckpointError, match=r"does not fit this model \(it was trained with .*'hidden_size': 16"):
         wider.trainer.resume_checkpoint(path)
     run.trainer.resume_checkpoint(path)  # its own data and model: loads
+    # a best checkpoint restored from benchmark progress carries no optimizer state
+    scoring_only = {k: v for k, v in load_checkpoint(path).items() if k not in ("format", "optimizer")}
+    save_checkpoint(scoring_only, path)
+    with pytest.raises(CheckpointError, match="weights for scoring only .* training cannot resume from it"):
+        run.trainer.resume_checkpoint(path)
 
 
 def test_a_text_cache_with_overwritten_bytes_is_reported_and_rebuilt(make_config, caplog):

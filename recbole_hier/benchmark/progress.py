@@ -146,7 +146,10 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
             best = load_checkpoint(self.saved_model_file) if os.path.exists(self.saved_model_file) else {}
             frozen = frozen_names(self.model)
             if best:
-                best["state_dict"] = without_frozen(best["state_dict"], frozen)
+                # the best weights score the test and make the kept checkpoint; training goes
+                # on from the current state, so the best one's optimizer state is not kept
+                best = {**best, "state_dict": without_frozen(best["state_dict"], frozen)}
+                best.pop("optimizer", None)
             state = self.checkpoint_state(epoch_idx)
             save_checkpoint({
                 **state,
