@@ -7,9 +7,8 @@
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
 (``<key>.progress/last.pth``, small enough to commit: a fresh checkout resumes too),
-so an interrupted suite resumes. ``--hours H`` stops the suite
-at the first validation after H hours, its progress saved (exit code 3: rerun the
-same command to go on). The leaderboard (``leaderboard.md/.csv/.json/.png``) is
+so an interrupted suite resumes. ``--hours H`` stops the suite at the first validation
+after H hours, its progress saved (exit code 3: rerun the same command to go on). The leaderboard (``leaderboard.md/.csv/.json/.png``) is
 rewritten from all finished runs after every run. A finished run's progress, its
 best checkpoint included, is deleted unless ``--keep_checkpoints DIR`` keeps that
 checkpoint as ``DIR/<key>.pth`` (``benchmark.text_mix``, ``benchmark.cold_fill`` and

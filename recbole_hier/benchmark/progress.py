@@ -82,10 +82,10 @@ def refill_frozen(state_dict, fingerprints, model, path):
     fresh = model.state_dict()
     for name, stored in fingerprints.items():
         tensor = fresh.get(name)
-        if tensor is None or _fingerprint(tensor).shape != stored.shape:
+        now = None if tensor is None else _fingerprint(tensor)
+        if now is None or now.shape != stored.shape:
             raise CheckpointError(f"progress {path!r} was made with a frozen weight {name!r} this model "
                                   "does not have (was the code changed?); delete its folder to start again")
-        now = _fingerprint(tensor)
         if not torch.allclose(now, stored, rtol=1e-4, atol=1e-4 * float(stored.abs().max().clamp(min=1e-12))):
             raise CheckpointError(
                 f"progress {path!r} was trained with a different {name!r} than this run builds "
