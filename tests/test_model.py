@@ -4,6 +4,7 @@ import os
 
 import pytest
 import torch
+import torch.nn.functional as F
 from recbole.data.interaction import Interaction
 
 from recbole_hier.model.levels import MultiScaleLevel
@@ -178,6 +179,7 @@ def test_ablations_are_config_changes(built, overrides):
         ({"score": "l2"}, "score"),
         ({"score": "cosine", "score_temperature": 0.0}, "score_temperature"),
         ({"align_loss_weight": 0.1, "item_repr": "id"}, "align_loss_weight aligns"),
+        ({"text_loss_weight": 0.1, "item_repr": "id"}, "text_loss_weight ranks items by their text"),
     ],
 )
 def test_bad_model_config_is_rejected_at_construction(built, overrides, message):
@@ -285,6 +287,30 @@ def test_the_alignment_part_is_named_and_reaches_the_id_and_text_parts(built):
     assert model.items.id_embedding.weight.grad.abs().sum() > 0
     assert model.items.adaptor.weight.grad.abs().sum() > 0
     assert "align" not in built()[-1].loss_names  # off by default
+
+
+def test_the_text_part_is_the_calibrated_scorers_softmax_over_every_trained_item(built):
+    *_, train, valid, test, model = built(text_loss_weight=0.5, score_levels="mean", cold_score_temperature=0.2)
+    model.eval()  # no dropout: the same user vectors twice
+    inter = first_batch(train)
+    target = inter[model.POS_ITEM_ID]
+    left_out = torch.tensor([i for i in range(1, model.n_items) if i not in set(target.tolist())][:2])
+    model.exclude_from_training(left_out)
+    parts = model.calculate_loss(inter)
+    assert model.loss_names[-1] == "text_ce" and len(parts) == len(model.loss_names)
+    with torch.no_grad():
+        table, _ = model.item_table()
+        users = model._users(inter, table)
+        user = torch.stack(users + [model.vae.mu(users[-1])]).mean(0)  # the mean-of-heads scoring vector
+        text = model.items.adaptor(model.items.text)  # [N H]
+        logits = F.normalize(user, dim=-1) @ F.normalize(text, dim=-1).t() / 0.2
+        logits[:, left_out] = -torch.inf  # never in a training softmax
+        want = 0.5 * F.cross_entropy(logits, target)
+    assert parts[-1].item() == pytest.approx(want.item(), rel=1e-4)
+    model.zero_grad()
+    parts[-1].backward()
+    assert model.items.adaptor.weight.grad.abs().sum() > 0
+    assert "text_ce" not in built()[-1].loss_names  # off by default
 
 
 def test_mean_scoring_ranks_by_the_mean_of_every_trained_heads_user_vector(built):

@@ -28,7 +28,7 @@ from recbole_hier.model.levels import (
     SequentialLevel,
     gather_last,
 )
-from recbole_hier.model.loss import MultiTaskLoss
+from recbole_hier.model.loss import MultiTaskLoss, next_item_ce
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
@@ -90,6 +90,9 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
         )
         self.aux_level_index = [level_names.index(aux.level) for aux in self.aux_targets]
         self.align_weight, self.align_temperature = config["align_loss_weight"], config["align_temperature"]
+        # the calibrated cold scorer, cos(u, adapt(T[i])) / T, as a training objective of its own
+        self.text_loss_weight = config["text_loss_weight"]
+        self.text_scorer = ItemScorer("cosine", config["cold_score_temperature"])
 
         # parameters initialization (the frozen text tables are not touched)
         self.apply(self._init_weights)
@@ -116,7 +119,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     def loss_names(self):
         """Names of the parts ``calculate_loss`` returns, in order (for the training log)."""
         return (self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
-                + (["align"] if self.align_weight > 0 else []))
+                + (["align"] if self.align_weight > 0 else []) + (["text_ce"] if self.text_loss_weight > 0 else []))
 
     def exclude_from_training(self, item_ids):
         """Leave ``item_ids`` out of every training softmax (``data/cold_items.py``)."""
@@ -165,7 +168,8 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
 
     def calculate_loss(self, interaction):
         target = interaction[self.POS_ITEM_ID]
-        item_table, item_bias = self.item_table()  # [N H], [N] or None
+        text, rows, item_bias = self.items.parts()  # [N H] (or None) each, [N] or None
+        item_table = self.items.combine(text, rows)  # [N H]
         users = self._users(interaction, item_table)
         vae_out = self.vae(users[-1]) if self.use_vae else None
         parts = self.loss_fct(users, item_table, target, vae_out, self.kl_beta, item_bias)
@@ -177,16 +181,23 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
             align = text_id_alignment(self.items.text_vectors_of(ids), self.items.id_embedding(ids),
                                       self.align_temperature)
             aux = aux + (self.align_weight * align,)
+        if self.text_loss_weight > 0:  # the scoring vector ranks items by their text alone
+            user = self._scoring_vector(users)  # [B H]
+            text_ce = next_item_ce(self.text_scorer, [user], text, target, self.loss_fct.excluded_items)[0]
+            aux = aux + (self.text_loss_weight * text_ce,)
         return parts + aux
 
-    def _score_user(self, interaction, item_table):
-        users = self._users(interaction, item_table)
+    def _scoring_vector(self, users):
+        """The user vector that ranks items, from the levels' ``[B H]`` vectors."""
         top = self.vae.mu(users[-1]) if self.use_vae else users[-1]  # evaluate with mu  [B H]
         if self.score_levels == "top":
             return top
         # every head the loss trains is a scorer of its own: rank by their mean
         heads = users + [top] if self.use_vae else users
         return torch.stack(heads).mean(dim=0)  # [B H]
+
+    def _score_user(self, interaction, item_table):
+        return self._scoring_vector(self._users(interaction, item_table))
 
     def predict(self, interaction):
         if self.calibrating():

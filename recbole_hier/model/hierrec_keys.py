@@ -51,6 +51,12 @@ def _align_needs_text_and_id(config, owner):
                          f"item_repr: {config['item_repr']} lacks one of them (use text+id, or align_loss_weight: 0)")
 
 
+def _text_loss_needs_text(config, owner):
+    if config["text_loss_weight"] > 0 and config["item_repr"] == "id":
+        raise ValueError(f"{owner}: text_loss_weight ranks items by their text part, and item_repr: id has none "
+                         "(use text or text+id, or text_loss_weight: 0)")
+
+
 def _no_negative_sampling(config, owner):
     sampling = config["train_neg_sample_args"]
     if sampling is not None and sampling.get("distribution", "none") != "none":
@@ -100,6 +106,10 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("align_loss_weight", "float", 0.0, "Weight of an InfoNCE between each target item's text vector and "
         "its ID embedding (model/align.py); 0 = off. Needs item_repr: text+id.", low=0),
     Key("align_temperature", "float", 0.1, "Temperature of that InfoNCE.", low=0, low_open=True),
+    Key("text_loss_weight", "float", 0.0, "Weight of a next-item CE in which the scoring user vector (see "
+        "score_levels) ranks every item by its text part alone, cos(u, adapt(T[i])) / cold_score_temperature: "
+        "the text-only scorer that cold_score: calibrated applies to unseen items, trained; 0 = off. Needs "
+        "item_repr: text or text+id.", low=0),
     Key("vae", "bool", True, "VAE head on the top level (train with z, score with mu)."),
     Key("vae_loss_weight", "float", 1.0, "Weight of the VAE term CE(z) + beta * KL.", low=0),
     Key("kl_beta_max", "float", 0.01, "Final KL weight beta.", low=0),
@@ -109,4 +119,4 @@ HIERREC_KEYS = KeySet("HierRec", [
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
 ], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, *TEXT_SCORE_CHECKS,
-           _align_needs_text_and_id, _no_negative_sampling), header=HEADER)
+           _align_needs_text_and_id, _text_loss_needs_text, _no_negative_sampling), header=HEADER)
