@@ -119,7 +119,8 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     def loss_names(self):
         """Names of the parts ``calculate_loss`` returns, in order (for the training log)."""
         return (self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
-                + (["align"] if self.align_weight > 0 else []) + (["text_ce"] if self.text_loss_weight > 0 else []))
+                + (["align"] if self.align_weight > 0 else [])
+                + (["text_ce"] if self.text_loss_weight > 0 else []))
 
     def exclude_from_training(self, item_ids):
         """Leave ``item_ids`` out of every training softmax (``data/cold_items.py``)."""
