@@ -76,6 +76,13 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert run["speed_env"]["MALLOC_ARENA_MAX"] == "4" and "PATH" not in run["speed_env"]
     assert len(run["train_loss"]) == 1 and run["train_loss"][0] > 0
     assert len(run["per_user"]["user"]) == len(run["per_user"]["ndcg@10"]) == 40
+    # the breakdown's history length is the user's whole history, not the model's window (L 8)
+    events = {}
+    for line in open(os.path.join(tiny_data, "tiny", "tiny.inter")).readlines()[1:]:
+        events[line.split("\t")[0]] = events.get(line.split("\t")[0], 0) + 1
+    full = dict(zip(run["per_user"]["user"], run["per_user"]["history_length_full"]))
+    assert full == {u: events[u] - 1 for u in run["per_user"]["user"]} and max(full.values()) > 8
+    assert run["per_user"]["history_length"] == [min(n, 8) for n in run["per_user"]["history_length_full"]]
     # the per-user NDCG@10 averages to RecBole's own test NDCG@10
     assert abs(sum(run["per_user"]["ndcg@10"]) / 40 - run["test"]["ndcg@10"]) < 1e-3
 
@@ -180,6 +187,20 @@ def test_suite_precedence_and_filters(tmp_path):
     assert by_key["a__M__1"].config["hidden_size"] == 16 and by_key["b__M__1"].config["hidden_size"] == 8
     assert by_key["a__M-x__2"].config["hidden_size"] == 32 and by_key["a__M-x__2"].model == "M"
     assert by_key["a__M-x__2"].config["seed"] == 2 and by_key["a__M__1"].config["epochs"] == 3
+
+
+def test_a_dataset_entry_may_read_another_dataset_with_its_own_settings(tmp_path):
+    suite = {"name": "s", "seeds": [1], "datasets": {"ml-100k": {}, "ml-100k-L200": {
+        "dataset": "ml-100k", "config": {"MAX_ITEM_LIST_LENGTH": 200}}}, "models": {"M": {}}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    plan = Plan.load(str(path))
+    short, long = [spec for d, n in plan.cells() for spec in plan.seeded_runs(d, n)]
+    assert (short.key, long.key) == ("ml-100k__M__1", "ml-100k-L200__M__1")
+    assert short.recbole_dataset == long.recbole_dataset == "ml-100k"
+    # the entry reads the dataset's preset, under its own settings
+    assert long.config_files == short.config_files and long.config_files[-1].endswith("ml-100k.yaml")
+    assert long.config["MAX_ITEM_LIST_LENGTH"] == 200 and "MAX_ITEM_LIST_LENGTH" not in short.config
 
 
 def _processes():
@@ -396,7 +417,8 @@ def test_range_buckets_are_inclusive_and_the_last_is_open():
     assert [stats.range_bucket(v, buckets) for v in (0, 4, 5, 99, 100, 10**6)] == [
         "0-4", "0-4", "5-9", "50-99", "100+", "100+"]
     assert stats.range_bucket(-1, buckets) is None
-    assert stats.history_bucket(0) == "0" and stats.history_bucket(21) == "21+"
+    assert [stats.history_bucket(n) for n in (0, 10, 11, 50, 51, 100, 101, 5000)] == [
+        "0", "6-10", "11-20", "21-50", "51-100", "51-100", "101+", "101+"]
 
 
 def test_runs_that_used_every_epoch_are_named_in_the_table():

@@ -14,6 +14,7 @@ A suite YAML::
     datasets:
       amazon-scientific: {}                     # + properties/dataset/<name>.yaml if present
       ml-100k: {config: {MAX_ITEM_LIST_LENGTH: 20}, verdict: {min_seeds: 3}}
+      ml-100k-L200: {dataset: ml-100k, config: {MAX_ITEM_LIST_LENGTH: 200}}   # a second entry of one dataset
     models:
       SASRec: {}                                # tuned over the suite grid
       HierRec: {grid: {learning_rate: [...]}}   # its own grid, same number of points
@@ -67,6 +68,11 @@ class RunSpec:
     config_files: list
     config: dict = field(default_factory=dict)
     point: dict = None  # the grid point of a grid run; None for a seeded run
+    source: str = None  # the RecBole dataset an entry reads (``dataset:``); None: the entry's name
+
+    @property
+    def recbole_dataset(self):
+        return self.source or self.dataset
 
     @property
     def run_name(self):
@@ -209,15 +215,21 @@ class Plan:
         dataset_rule = self.datasets[dataset].get("verdict") or {}
         return int(dataset_rule.get("min_seeds", self.verdict.get("min_seeds", 5)))
 
+    def source(self, dataset):
+        """The RecBole dataset a suite entry reads: its ``dataset:``, or its own name."""
+        return self.datasets[dataset].get("dataset") or dataset
+
     def config_files(self, dataset):
-        preset = dataset_preset(dataset)
+        preset = dataset_preset(self.source(dataset))
         return self._presets + ([preset] if preset else [])
 
     def _spec(self, dataset, name, seed, point, grid_point=None):
         mspec = self.models[name]
         config = {**self.config, **(self.datasets[dataset].get("config") or {}),
                   **(mspec.get("config") or {}), **point, "seed": seed}
-        return RunSpec(dataset, name, self.model_class(name), seed, self.config_files(dataset), config, grid_point)
+        source = self.source(dataset)
+        return RunSpec(dataset, name, self.model_class(name), seed, self.config_files(dataset), config, grid_point,
+                       source if source != dataset else None)
 
     def grid_runs(self, dataset, name):
         """The grid runs of ``name`` on ``dataset`` (none unless it is tuned there)."""

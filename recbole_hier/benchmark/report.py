@@ -272,7 +272,10 @@ def _breakdown_lines(plan, dataset, runs):
     item_bucket = stats.popularity_bucket_of_items(ref["train_item_counts"])
     users = ref["per_user"]
     popularity = {u: item_bucket.get(t, "tail") for u, t in zip(users["user"], users["target"])}
-    history = {u: stats.history_bucket(n) for u, n in zip(users["user"], users["history_length"])}
+    # the whole history where the record has it; older records hold the model's window only
+    full = "history_length_full" in users
+    lengths = users["history_length_full"] if full else users["history_length"]
+    history = {u: stats.history_bucket(n) for u, n in zip(users["user"], lengths)}
     counts = ref["train_item_counts"]
     target_count = {u: stats.range_bucket(counts.get(t, 0), stats.TARGET_COUNT_BUCKETS)
                     for u, t in zip(users["user"], users["target"])}
@@ -282,7 +285,8 @@ def _breakdown_lines(plan, dataset, runs):
          popularity, [b for b, _ in stats.POPULARITY_BUCKETS]),
         ("the target item's train interactions", target_count,
          [stats.range_bucket(low, stats.TARGET_COUNT_BUCKETS) for low, _ in stats.TARGET_COUNT_BUCKETS]),
-        ("history length", history, [stats.history_bucket(low) for low, _ in stats.HISTORY_BUCKETS]),
+        ("history length" + (" (interactions before the target)" if full else " (steps the model reads)"),
+         history, [stats.history_bucket(low) for low, _ in stats.HISTORY_BUCKETS]),
     ):
         table = {}
         for name in plan.models:

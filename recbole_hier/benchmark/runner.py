@@ -70,13 +70,26 @@ def _eval_users(test_data):
     return np.asarray(test_data.uid_list)
 
 
+def _full_history_lengths(config, dataset, test_users):
+    """Each test user's whole history before the target, not cut at MAX_ITEM_LIST_LENGTH
+    (what a history-length breakdown of long histories needs); None unless leave-one-out.
+
+    The full dataset holds one prefix row per interaction after a user's first, and
+    leave-one-out tests each user's last one, whose history is all of that user's rows."""
+    split = (config["eval_args"] or {}).get("split") or {}
+    if "LS" not in split or (config["eval_args"] or {}).get("group_by") != "user":
+        return None
+    rows = np.bincount(dataset.inter_feat[dataset.uid_field].numpy(), minlength=dataset.user_num)
+    return rows[test_users].tolist()
+
+
 def _execute(spec, store, deadline=None):
     import torch
 
     from recbole_hier import pipeline
     from recbole_hier.config import Config
 
-    config = Config(spec.model, spec.dataset, spec.config_files, spec.config)
+    config = Config(spec.model, spec.recbole_dataset, spec.config_files, spec.config)
     process_info = {"device": _device_name(config["device"]), "speed_env": speed_env()}
     progress = store.progress_dir(spec.key)
     run = pipeline.build(config, wrap_trainer=lambda trainer_class: resumable(
@@ -120,6 +133,9 @@ def _execute(spec, store, deadline=None):
         feat = test._dataset.inter_feat
         record["per_user"]["target"] = [str(tokens[iid][i]) for i in feat[iid].numpy()]
         record["per_user"]["history_length"] = feat[config["ITEM_LIST_LENGTH_FIELD"]].tolist()
+        full = _full_history_lengths(config, dataset, feat[uid].numpy())
+        if full is not None:
+            record["per_user"]["history_length_full"] = full
         counts = np.bincount(train._dataset.inter_feat[iid].numpy(), minlength=dataset.item_num)
         record["train_item_counts"] = {str(tokens[iid][i]): int(c) for i, c in enumerate(counts) if c}
     cold = getattr(dataset, "cold_item_ids", ())

@@ -6,7 +6,8 @@ import numpy as np
 from scipy import stats
 
 POPULARITY_BUCKETS = (("head", 0.2), ("torso", 0.5), ("tail", 1.0))  # cumulative item share
-HISTORY_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 10**9))
+# short histories split finely (Amazon's median user has 6), long ones up to movie-rating lengths
+HISTORY_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, 10**9))
 # Finer than head/torso/tail, in absolute counts, so datasets compare: where along the
 # long tail a model gains or loses.
 TARGET_COUNT_BUCKETS = ((0, 4), (5, 9), (10, 19), (20, 49), (50, 99), (100, 10**9))
