@@ -1,19 +1,31 @@
-"""Rewrite each plugin model's YAML of defaults and README key table from its declaration.
+"""Rewrite each plugin model's YAML of defaults and the key reference from its declaration.
 
-    python -m recbole_hier.keydocs [README.md]
+    python -m recbole_hier.keydocs
 
 A plugin model with ``config_keys`` gets ``recbole_hier/properties/model/<Model>.yaml``
-(:meth:`recbole_hier.keys.KeySet.yaml`) and, where the README has
-``<!-- <Model> keys: begin -->`` and ``<!-- <Model> keys: end -->`` markers (HierRec's),
-the table between them.
+(:meth:`recbole_hier.keys.KeySet.yaml`) and a section of ``docs/keys.md``
+(:meth:`recbole_hier.keys.KeySet.markdown`); a test fails while either disagrees.
 """
 
-import re
-import sys
+import os
 
 from recbole_hier.config import package_model_yaml
 from recbole_hier.files import write_text
+from recbole_hier.presets import REPO
 from recbole_hier.registry import plugin_models
+
+KEYS_DOC = os.path.join(REPO, "docs", "keys.md")
+
+_INTRO = """\
+# Configuration keys
+
+Generated from the declarations (`recbole_hier/model/*_keys.py`) by
+`python -m recbole_hier.keydocs`, with each model's `recbole_hier/properties/model/<Model>.yaml`;
+edit the declaration, not this file. Every key has a type and, where it matters, a range; a
+run checks them all before it reads any data (booleans accept `true/false`, `yes/no`, `1/0`),
+and a bad value is an error that names the key. SASRecText and UniSRec also take RecBole's
+SASRec keys (`n_layers`, `hidden_size`, ...).
+"""
 
 
 def documented_models():
@@ -22,33 +34,21 @@ def documented_models():
             if getattr(model, "config_keys", None) is not None}
 
 
-def _markers(name):
-    return re.compile(rf"(<!-- {re.escape(name)} keys: begin -->\n)(.*?)(<!-- {re.escape(name)} keys: end -->)", re.S)
-
-
-def readme_table(readme, name):
-    """The key table of model ``name`` as it stands in ``readme``."""
-    match = _markers(name).search(readme)
-    if match is None:
-        raise ValueError(f"README.md has no '<!-- {name} keys: begin -->' / '<!-- {name} keys: end -->' markers")
-    return match.group(2)
-
-
-def readme_with_tables(readme):
-    """``readme`` with the table of every model it has markers for rendered from its declaration."""
+def keys_document():
+    """The text of ``docs/keys.md``: every documented model's key table."""
+    sections = [_INTRO]
     for name, keys in documented_models().items():
-        readme = _markers(name).sub(lambda m, keys=keys: m.group(1) + keys.markdown() + m.group(3), readme)
-    return readme
+        sections.append(f"## {name}\n\n{keys.markdown()}")
+    return "\n".join(sections)
 
 
 def main(argv=None):
-    readme_path = (argv or sys.argv[1:] or ["README.md"])[0]
     for name, keys in documented_models().items():
         write_text(package_model_yaml(name), keys.yaml())
         print(f"wrote {package_model_yaml(name)}")
-    with open(readme_path, encoding="utf-8") as f:
-        write_text(readme_path, readme_with_tables(f.read()))
-    print(f"wrote the key tables of {readme_path}")
+    os.makedirs(os.path.dirname(KEYS_DOC), exist_ok=True)
+    write_text(KEYS_DOC, keys_document())
+    print(f"wrote {KEYS_DOC}")
 
 
 if __name__ == "__main__":

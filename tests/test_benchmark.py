@@ -573,7 +573,7 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
 
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "seeds": [1, 2], "reference": "M", "datasets": {"a": {}},
-                                    "models": {"M": {}, "B": {}, "M-x": {"model": "M", "config": {"x": 1},
+                                    "models": {"M": {}, "B": {}, "M-x": {"model": "M", "config": {"hidden_size": 1},
                                                                          "seeds": [2]}}}))
     plan = Plan.load(str(path))
     store = RunStore(str(tmp_path / "s" / "runs"))
@@ -591,10 +591,34 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
     rows = levers.main([str(path), "--results", str(tmp_path), "--out", str(tmp_path / "levers.md")])
     assert [r["lever"] for r in rows] == ["M-x"]  # B is a baseline, not a lever
     row = rows[0]
-    assert row["seeds"] == [2] and row["config"] == {"x": 1}
+    assert row["seeds"] == [2] and row["config"] == {"hidden_size": 1}
     assert row["test"] == pytest.approx(0.35) and row["test ref"] == pytest.approx(0.275)  # seed 2 only
     assert row["test 0-4"] == pytest.approx(0.2) and row["ref 0-4"] == pytest.approx(0.2)
     assert row["test 5-9"] == pytest.approx(0.6) and row["ref 5-9"] == pytest.approx(0.7)
     assert row["test cold"] == pytest.approx(0.4) and row["ref cold"] == pytest.approx(0.0)
-    line = "| s | a | M-x (x: 1) | 2 | 0.3500 | 0.2750 | 0.3500 | 0.2750 | +27.3% |"
+    line = "| s | a | M-x (hidden_size: 1) | 2 | 0.3500 | 0.2750 | 0.3500 | 0.2750 | +27.3% |"
     assert line in capsys.readouterr().out and line in (tmp_path / "levers.md").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    # a dataset's run setting outside its config: it used to be ignored, and the run failed
+    # later on a dataset folder it never meant
+    ({"datasets": {"a": {"data_path": "elsewhere"}}},
+     r"dataset 'a' has an unknown key 'data_path'; it is a run setting: put it under 'config:'"),
+    ({"models": {"M": {"seed": [1]}}}, r"model 'M' has an unknown key 'seed'; did you mean 'seeds'\?"),
+    ({"tuning": {"grid": {"learning_rate": [0.1]}, "seed": 1, "dataset": ["a"]}},
+     r"'tuning' has an unknown key 'dataset'; did you mean 'datasets'\?"),
+    ({"verdict": {"min_seed": 3}}, r"'verdict' has an unknown key 'min_seed'; did you mean 'min_seeds'\?"),
+    ({"datasets": {"a": {"verdict": {"seeds": 3}}}}, r"dataset 'a''s 'verdict' has an unknown key 'seeds'"),
+    ({"referense": "M"}, r"the suite has an unknown key 'referense'; did you mean 'reference'\?"),
+    ({"datasets": {"a": {"config": {"learning_rat": 0.1}}}}, r"unknown key 'learning_rat'.*did you mean learning_rate"),
+    ({"models": {"M": {"config": {"hiden_size": 8}}}}, r"unknown key 'hiden_size' in the model 'M''s config"),
+])
+def test_a_suite_key_that_nothing_reads_is_an_error_naming_the_closest_key(tmp_path, change, message):
+    suite = {"name": "s", "seeds": [1], "datasets": {"a": {}}, "models": {"M": {}}, **change}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    with pytest.raises(SuiteError, match=message):
+        Plan.load(str(path))
+    for shipped in os.listdir(os.path.join(REPO, "properties", "benchmark")):  # every shipped suite is valid
+        Plan.load(os.path.join(REPO, "properties", "benchmark", shipped))

@@ -1,4 +1,4 @@
-"""HierRec's keys: declared once; the YAML of defaults and the README table agree with the
+"""HierRec's keys: declared once; the YAML of defaults and docs/keys.md agree with the
 declaration; every key is typed and checked before any data is read."""
 
 import os
@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from recbole_hier.config import Config, package_model_yaml
-from recbole_hier.keydocs import documented_models, readme_table, readme_with_tables
+from recbole_hier.keydocs import KEYS_DOC, documented_models, keys_document
 from recbole_hier.keys import Key, KeySet
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
 from tests.conftest import PROTOCOL, REPO
@@ -23,12 +23,12 @@ def test_the_yaml_of_defaults_is_the_declaration(name):
     assert defaults == {key.name: key.default for key in keys.keys}
 
 
-def test_the_readme_table_is_the_declaration():
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    assert readme_table(readme, "HierRec") == HIERREC_KEYS.markdown(), (
-        "README's HierRec key table disagrees with hierrec_keys.py: run python -m recbole_hier.keydocs")
-    assert readme_with_tables(readme) == readme
+def test_the_key_reference_is_the_declaration():
+    with open(KEYS_DOC, encoding="utf-8") as f:
+        document = f.read()
+    assert document == keys_document(), "docs/keys.md disagrees with the declarations: run python -m recbole_hier.keydocs"
+    for name, keys in documented_models().items():
+        assert f"## {name}\n\n{keys.markdown()}" in document
 
 
 def test_a_drifted_yaml_or_table_is_detected():
@@ -37,8 +37,6 @@ def test_a_drifted_yaml_or_table_is_detected():
                                         "kind: a                         # (str) Which. Range in ['a', 'b']."]
     drifted = Key("kind", "str", "a", "Which.", choices=("a", "b", "c"))
     assert KeySet("M", [keys["size"], drifted]).markdown() != keys.markdown()
-    with pytest.raises(ValueError, match="markers"):
-        readme_table("# no table here\n", "HierRec")
 
 
 @pytest.mark.parametrize("value, parsed", [("no", False), ("off", None), ("Yes", True), ("0", False),

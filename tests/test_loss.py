@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from recbole_hier.model.loss import MultiTaskLoss, _FullSoftmaxCE
 from recbole_hier.model.score import ItemScorer
+from recbole_hier.model.softmax import FullSoftmax
 from recbole_hier.model.vae import kl_to_standard_normal
 
 
@@ -15,12 +16,12 @@ def separate_parts(loss, users, z, mu, logvar, items, target, beta, bias=None):
     parts = []
     for w, u in zip(loss.level_weights, users):
         logits = scorer.all_items(u, items, bias)
-        if loss.excluded_items is not None:
-            logits[:, loss.excluded_items] = -torch.inf
+        if loss.softmax.excluded is not None:
+            logits[:, loss.softmax.excluded] = -torch.inf
         parts.append(w * F.cross_entropy(logits, target) if w > 0 else items.new_zeros(()))
     logits = scorer.all_items(z, items, bias)
-    if loss.excluded_items is not None:
-        logits[:, loss.excluded_items] = -torch.inf
+    if loss.softmax.excluded is not None:
+        logits[:, loss.softmax.excluded] = -torch.inf
     parts.append(loss.vae_weight * F.cross_entropy(logits, target))
     parts.append(loss.vae_weight * beta * kl_to_standard_normal(mu, logvar).mean())
     return parts
@@ -34,8 +35,8 @@ def test_fused_heads_equal_separate_heads_in_value_and_gradient(kind, excluded, 
     torch.manual_seed(0)
     b, n, h = 6, 11, 8
     weights = [0.5, 0.0, 1.0]  # a zero weight: that head is not computed and reads 0
-    loss = MultiTaskLoss(["semantic", "lstm", "tcn"], weights, 0.3, ItemScorer(kind, 0.1))
-    loss.excluded_items = None if excluded is None else torch.tensor(excluded)
+    loss = MultiTaskLoss(["semantic", "lstm", "tcn"], weights, 0.3, ItemScorer(kind, 0.1), FullSoftmax())
+    loss.softmax.exclude(None if excluded is None else torch.tensor(excluded))
     items = torch.randn(n, h, requires_grad=True)
     users = [torch.randn(b, h, requires_grad=True) for _ in weights]
     z, mu, logvar = (torch.randn(b, h, requires_grad=True) for _ in range(3))
@@ -61,7 +62,7 @@ def test_fused_heads_equal_separate_heads_in_value_and_gradient(kind, excluded, 
 
 def test_without_the_vae_its_parts_are_zero_and_levels_still_fused():
     torch.manual_seed(1)
-    loss = MultiTaskLoss(["semantic", "lstm"], [1.0, 1.0], 0.5, ItemScorer("dot", 1.0))
+    loss = MultiTaskLoss(["semantic", "lstm"], [1.0, 1.0], 0.5, ItemScorer("dot", 1.0), FullSoftmax())
     items, target = torch.randn(5, 4), torch.tensor([1, 2, 3])
     users = [torch.randn(3, 4), torch.randn(3, 4)]
     parts = loss(users, items, target, vae_out=None)
@@ -70,7 +71,7 @@ def test_without_the_vae_its_parts_are_zero_and_levels_still_fused():
 
 
 def test_a_second_backward_through_the_same_forward_is_refused():
-    loss = MultiTaskLoss(["semantic"], [1.0], 0.0, ItemScorer("dot", 1.0))
+    loss = MultiTaskLoss(["semantic"], [1.0], 0.0, ItemScorer("dot", 1.0), FullSoftmax())
     items = torch.randn(5, 4, requires_grad=True)
     (part, *_) = loss([torch.randn(3, 4)], items, torch.tensor([0, 1, 2]))
     part.backward(retain_graph=True)
@@ -80,7 +81,7 @@ def test_a_second_backward_through_the_same_forward_is_refused():
 
 def test_under_autocast_the_loss_stays_float32_and_close_to_full_precision():
     torch.manual_seed(2)
-    loss = MultiTaskLoss(["semantic", "lstm"], [1.0, 0.5], 0.0, ItemScorer("dot", 1.0))
+    loss = MultiTaskLoss(["semantic", "lstm"], [1.0, 0.5], 0.0, ItemScorer("dot", 1.0), FullSoftmax())
     items = torch.randn(40, 16, requires_grad=True)
     users = [torch.randn(8, 16) for _ in range(2)]
     target = torch.randint(0, 40, (8,))

@@ -17,7 +17,7 @@ from tests.conftest import tiny_config_dict
 
 @pytest.fixture(scope="module")
 def trained(tiny_data, tiny_bert, tmp_path_factory):
-    """Checkpoints of one-epoch HierRec and SASRec runs on the tiny data."""
+    """Checkpoints of one-epoch HierRec, SASRec and UniSRec runs on the tiny data."""
     from recbole_hier import run_recbole_hier as train
 
     work = tmp_path_factory.mktemp("recommend")
@@ -26,7 +26,7 @@ def trained(tiny_data, tiny_bert, tmp_path_factory):
     try:
         files = {}
         for name, model, extra in (("HierRec", "HierRec", {"id_dropout": 0.5}), ("SASRec", "SASRec", {}),
-                                   ("HierRec-text", "HierRec", {"item_repr": "text"})):
+                                   ("HierRec-text", "HierRec", {"item_repr": "text"}), ("UniSRec", "UniSRec", {})):
             config = {**tiny_config_dict(tiny_data, tiny_bert, work), "n_layers": 1, **extra}
             result = train(model, "tiny", [os.path.join(os.path.dirname(__file__), "..", "properties", "protocol",
                                                         "sequential.yaml")], config)
@@ -264,6 +264,11 @@ def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_the
         recommend(trained["SASRec"], users=["u1"], cold_score="calibrated")
     with pytest.raises(RecommendError, match="use it with --id_fill=none"):
         recommend(trained["HierRec"], users=["u1"], id_fill="neighbours", cold_score="calibrated")
+    # UniSRec ranks by cosine through its own adaptor and never calls the calibrated scorer:
+    # a cold_score for it is refused, not accepted and ignored
+    for setting in ({"cold_score": "calibrated"}, {"cold_score_temperature": 0.05}, {"text_mix_count": 5.0}):
+        with pytest.raises(RecommendError, match="UniSRec has no cold_score"):
+            recommend(trained["UniSRec"], users=["u1"], **setting)
 
 
 def test_text_mix_count_moves_trained_items_toward_their_text_and_needs_calibrated_scores(trained, tmp_path):

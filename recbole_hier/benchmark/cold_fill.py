@@ -14,6 +14,7 @@ trained model answers for every setting; choose on the validation rows.
 import numpy as np
 
 from recbole_hier.benchmark.rescoring import Rescorer, checkpoint_parser
+from recbole_hier.model.score import has_text_scores
 
 
 def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_levels=None):
@@ -28,7 +29,7 @@ def evaluate_fills(model_file, ks, temperatures, cold_temperatures=(), score_lev
     if items is None or not (items.uses_text and items.uses_id) or cold is None or not len(cold):
         raise ValueError(f"{model_file}: id_fill needs a text+id model trained under the cold-item protocol "
                          "(cold_item_ratio > 0)")
-    if cold_temperatures and not hasattr(model, "cold_score"):
+    if cold_temperatures and not has_text_scores(model):
         raise ValueError(f"{model_file}: --cold_temperature needs a model with cold_score (HierRec, SASRecText), "
                          f"not {rescorer.config['model']}")
     cold = cold.numpy()

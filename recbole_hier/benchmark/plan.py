@@ -32,6 +32,7 @@ validation (honouring ``valid_metric_bigger``) and the runs still to do. The run
 executes it and the report reads it; neither derives any of this again.
 """
 
+import difflib
 import itertools
 import json
 import os
@@ -39,11 +40,48 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from recbole_hier.known_keys import check_known, known_keys
 from recbole_hier.presets import dataset_preset, resolve_preset
 
 
 class SuiteError(ValueError):
     pass
+
+
+# every key a suite file may hold, per level: anything else is a typo or a misplaced run
+# setting (e.g. a dataset entry's data_path outside its config), never silently ignored
+SUITE_KEYS = {"name", "presets", "config", "seeds", "reference", "verdict", "tuning", "datasets", "models"}
+TUNING_KEYS = {"grid", "seed", "datasets"}
+VERDICT_KEYS = {"min_seeds"}
+DATASET_KEYS = {"dataset", "config", "verdict"}
+MODEL_KEYS = {"model", "config", "datasets", "seeds", "tune", "grid"}
+
+
+def check_keys(path, where, section, allowed):
+    """Raise :class:`SuiteError` for a key of ``section`` outside ``allowed``, naming the
+    closest allowed key (or, for a run setting, where it belongs)."""
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise SuiteError(f"suite {path!r}: {where} must be a mapping, got {section!r}")
+    for key in section:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+        near = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.8)  # seed for seeds
+        if "config" in allowed and key in known_keys() and not near:
+            hint = f"it is a run setting: put it under 'config:' ({{config: {{{key}: ...}}}})"
+        else:
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {sorted(allowed)}"
+        raise SuiteError(f"suite {path!r}: {where} has an unknown key {key!r}; {hint}")
+
+
+def check_settings(path, where, settings):
+    """Raise :class:`SuiteError` for a run setting that no RecBole or plugin model reads."""
+    try:
+        check_known(list(settings or {}), where=f"{where} of suite {path!r}")
+    except ValueError as error:
+        raise SuiteError(str(error)) from None
 
 
 def grid_points(grid):
@@ -114,6 +152,7 @@ class Plan:
             except FileNotFoundError as error:
                 raise SuiteError(f"suite {path!r}: {error}") from None
         self._presets = presets
+        self._check_keys(suite)
         self._validate()
 
     @classmethod
@@ -128,6 +167,22 @@ class Plan:
         return cls(suite, path)
 
     # --- validation -------------------------------------------------------------
+
+    def _check_keys(self, suite):
+        path = self.path
+        check_keys(path, "the suite", suite, SUITE_KEYS)
+        check_keys(path, "'tuning'", suite.get("tuning"), TUNING_KEYS)
+        check_keys(path, "'verdict'", suite.get("verdict"), VERDICT_KEYS)
+        check_settings(path, "'config'", self.config)
+        check_settings(path, "the tuning grid", (self.tuning or {}).get("grid"))
+        for name, dspec in self.datasets.items():
+            check_keys(path, f"dataset {name!r}", dspec, DATASET_KEYS)
+            check_keys(path, f"dataset {name!r}'s 'verdict'", dspec.get("verdict"), VERDICT_KEYS)
+            check_settings(path, f"dataset {name!r}'s config", dspec.get("config"))
+        for name, mspec in self.models.items():
+            check_keys(path, f"model {name!r}", mspec, MODEL_KEYS)
+            check_settings(path, f"model {name!r}'s config", mspec.get("config"))
+            check_settings(path, f"model {name!r}'s grid", mspec.get("grid"))
 
     def _validate(self):
         path, models = self.path, self.models

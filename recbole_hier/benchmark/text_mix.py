@@ -16,6 +16,7 @@ import numpy as np
 
 from recbole_hier.benchmark import stats
 from recbole_hier.benchmark.rescoring import Rescorer, checkpoint_parser
+from recbole_hier.model.score import has_text_scores
 
 # the leaderboards' rare-target ranges (stats.TARGET_COUNT_BUCKETS), the rest merged
 BANDS = ((0, 4), (5, 9), (10, 10**9))
@@ -26,7 +27,7 @@ def evaluate_mixes(model_file, counts, temperatures, score_levels=None):
     """``[(k, temperature, split, {all, 0-4, 5-9, 10+[, cold, warm]})]`` for every k and temperature."""
     rescorer = Rescorer(model_file)
     model = rescorer.model
-    if not hasattr(model, "text_mix_count"):
+    if not has_text_scores(model):
         raise ValueError(f"{model_file}: text_mix_count is a setting of HierRec and SASRecText, "
                          f"not {rescorer.config['model']}'s")
     items = model.item_representation

@@ -28,7 +28,8 @@ from recbole_hier.model.levels import (
     SequentialLevel,
     gather_last,
 )
-from recbole_hier.model.loss import MultiTaskLoss, next_item_ce
+from recbole_hier.model.loss import MultiTaskLoss
+from recbole_hier.model.softmax import build_softmax
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
@@ -82,8 +83,9 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
         self.scorer = ItemScorer(config["score"], config["score_temperature"])
         self.init_text_scores(config, dataset)  # cold_score, text_mix_count
         self.score_levels = config["score_levels"]
+        self.softmax = build_softmax(config, dataset)  # full, or sampled with the logQ correction
         self.loss_fct = MultiTaskLoss(
-            level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer
+            level_names, config["level_loss_weights"], config["vae_loss_weight"], self.scorer, self.softmax
         )
         self.aux_targets = build_aux_targets(
             config["level_aux_targets"], level_names, dataset, self.hidden_size
@@ -124,7 +126,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
 
     def exclude_from_training(self, item_ids):
         """Leave ``item_ids`` out of every training softmax (``data/cold_items.py``)."""
-        self.loss_fct.excluded_items = item_ids
+        self.softmax.exclude(item_ids)
 
     def set_kl_beta_for_step(self, step):
         """KL weight for optimisation step ``step`` (linear warm-up to ``kl_beta_max``)."""
@@ -184,7 +186,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
             aux = aux + (self.align_weight * align,)
         if self.text_loss_weight > 0:  # the scoring vector ranks items by their text alone
             user = self._scoring_vector(users)  # [B H]
-            text_ce = next_item_ce(self.text_scorer, [user], text, target, self.loss_fct.excluded_items)[0]
+            text_ce = self.softmax(self.text_scorer, [user], text, target)[0]
             aux = aux + (self.text_loss_weight * text_ce,)
         return parts + aux
 

@@ -1,6 +1,6 @@
 """HierRec's configuration keys: names, types, defaults, allowed values. The one declaration.
 
-``recbole_hier/properties/model/HierRec.yaml`` and the README's key table are rendered
+``recbole_hier/properties/model/HierRec.yaml`` and ``docs/keys.md`` are rendered
 from it; after editing a key here, rewrite both with ``python -m recbole_hier.keydocs``
 (a test fails while either file disagrees with this declaration).
 """
@@ -9,6 +9,7 @@ from recbole_hier.keys import Key, KeySet
 from recbole_hier.model.text_keys import (
     BEHAVIOR_KEYS,
     ITEM_KEYS,
+    SOFTMAX_KEYS,
     TEXT_SCORE_CHECKS,
     TEXT_SCORE_KEYS,
     TEXT_TABLE_KEYS,
@@ -115,7 +116,9 @@ HIERREC_KEYS = KeySet("HierRec", [
     Key("kl_beta_max", "float", 0.01, "Final KL weight beta.", low=0),
     Key("kl_anneal_steps", "int", 1000, "Optimisation steps of the linear warm-up of beta (0 = constant "
         "kl_beta_max).", low=0),
-    Key("loss_type", "str", "CE", "Full-softmax cross-entropy (the only supported loss).", choices=("CE",),
+    *SOFTMAX_KEYS,
+    Key("loss_type", "str", "CE", "Next-item cross-entropy (the only supported loss; full or sampled: see "
+        "softmax).", choices=("CE",),
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
 ], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, *TEXT_SCORE_CHECKS,

@@ -1,4 +1,5 @@
 """HierRec's multi-task loss: next-item CE at every level, plus the VAE term.
+(The fused full-softmax CE lives here; ``softmax.py`` chooses it or a sampled one.)
 
 ``L = sum_k lambda_k * CE(s(u_k, E), y)  +  w_vae * (CE(s(z, E), y) + beta * KL)``
 
@@ -76,12 +77,12 @@ def next_item_ce(scorer, users, item_table, target, excluded=None, bias=None):
 class MultiTaskLoss:
     """Weights validated with the config keys: one per level, all >= 0."""
 
-    def __init__(self, level_names, level_weights, vae_weight, scorer):
+    def __init__(self, level_names, level_weights, vae_weight, scorer, softmax):
         self.level_weights = [float(w) for w in level_weights]
         self.vae_weight = float(vae_weight)
         self.scorer = scorer
+        self.softmax = softmax  # full or sampled (softmax.py), with the items left out of training
         self.part_names = [f"ce_{name}" for name in level_names] + ["vae_ce", "vae_kl"]
-        self.excluded_items = None  # ids left out of every softmax (the cold-item protocol)
 
     def __call__(self, level_users, item_table, target, vae_out=None, kl_beta=0.0, item_bias=None):
         """``level_users``: ``[B H]`` per level; ``vae_out``: ``(z, mu, logvar)`` or None;
@@ -96,8 +97,7 @@ class MultiTaskLoss:
         zero = item_table.new_zeros(())
         parts = [zero] * (len(self.level_weights) + 2)
         if heads:
-            ce = next_item_ce(self.scorer, [users[i] for i in heads], item_table, target, self.excluded_items,
-                              item_bias)
+            ce = self.softmax(self.scorer, [users[i] for i in heads], item_table, target, item_bias)
             for i, loss in zip(heads, ce):
                 parts[i] = weights[i] * loss
         if use_vae:

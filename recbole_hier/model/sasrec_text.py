@@ -18,7 +18,8 @@ from recbole.model.sequential_recommender.sasrec import SASRec
 
 from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
-from recbole_hier.model.score import TextScoresMixin
+from recbole_hier.model.score import ItemScorer, TextScoresMixin
+from recbole_hier.model.softmax import build_softmax
 from recbole_hier.model.text_baseline_keys import SASRECTEXT_KEYS
 
 
@@ -33,6 +34,8 @@ class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
         self.item_embedding = ItemRepresentation.from_config(config, dataset, self.adaptor_dropout(config))
         self.item_embedding.apply(self._init_weights)  # SASRec's initialisation; the text stays frozen
         self.init_text_scores(config, dataset)  # cold_score, text_mix_count
+        self.scorer = self.training_scorer(config)  # how calculate_loss scores items, full or sampled
+        self.softmax = build_softmax(config, dataset)
 
     @property
     def item_representation(self):  # what NewItemsMixin extends
@@ -41,6 +44,23 @@ class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
     @staticmethod
     def adaptor_dropout(config):
         return config["hidden_dropout_prob"]
+
+    @staticmethod
+    def training_scorer(config):
+        return ItemScorer("dot", 1.0)  # SASRec's dot product
+
+    def exclude_from_training(self, item_ids):
+        """Never sample ``item_ids`` (the full softmax's logits are masked by ``data/cold_items.py``)."""
+        self.softmax.exclude(item_ids)
+
+    def calculate_loss(self, interaction):
+        if self.softmax.kind == "full":
+            return self.full_softmax_loss(interaction)
+        user = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])  # [B H]
+        return self.softmax(self.scorer, [user], self.item_embedding.weight, interaction[self.POS_ITEM_ID])[0]
+
+    def full_softmax_loss(self, interaction):
+        return SASRec.calculate_loss(self, interaction)
 
     def predict(self, interaction):
         return self.predict_by_full_ranking(interaction) if self.calibrating() else super().predict(interaction)

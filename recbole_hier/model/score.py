@@ -67,10 +67,18 @@ def calibrated_text_scores(scores, user, text_items, known, temperature, text_we
     return torch.where(known, scores, text)  # [B N]
 
 
+def has_text_scores(model):
+    """Whether ``model`` applies ``cold_score``/``text_mix_count`` when ranking (a subclass
+    that ranks its own way turns ``text_scores`` off, so a setting for it is refused)."""
+    return bool(getattr(model, "text_scores", False))
+
+
 class TextScoresMixin:
     """For models whose items are ``self.item_representation`` (text + ID parts): the keys
     ``cold_score``, ``cold_score_temperature`` and ``text_mix_count`` (``text_keys.py``),
     applied to full-ranking scores by :meth:`text_scored` when evaluating."""
+
+    text_scores = True
 
     def init_text_scores(self, config, dataset):
         self.cold_score, self.cold_score_temperature = config["cold_score"], config["cold_score_temperature"]

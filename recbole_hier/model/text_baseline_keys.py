@@ -5,7 +5,14 @@ from here by ``python -m recbole_hier.keydocs``). SASRec's own keys (``n_layers`
 import dataclasses
 
 from recbole_hier.keys import Key, KeySet
-from recbole_hier.model.text_keys import ITEM_KEYS, TEXT_SCORE_CHECKS, TEXT_SCORE_KEYS, TEXT_TABLE_KEYS
+from recbole_hier.model.text_keys import (
+    ITEM_KEYS,
+    SOFTMAX_CHECKS,
+    SOFTMAX_KEYS,
+    TEXT_SCORE_CHECKS,
+    TEXT_SCORE_KEYS,
+    TEXT_TABLE_KEYS,
+)
 
 
 def _reads_no_behaviour_text(config, owner):
@@ -32,8 +39,9 @@ def _default(keys, **defaults):
 
 
 # behaviour keys are read (to refuse them) but not declared: RecBole returns ~ for them
-SASRECTEXT_KEYS = KeySet("SASRecText", [*TEXT_TABLE_KEYS, *ITEM_KEYS, *TEXT_SCORE_KEYS],
-                         checks=(_reads_no_behaviour_text, *TEXT_SCORE_CHECKS), header=_header("SASRecText"))
+SASRECTEXT_KEYS = KeySet("SASRecText", [*TEXT_TABLE_KEYS, *ITEM_KEYS, *TEXT_SCORE_KEYS, *SOFTMAX_KEYS],
+                         checks=(_reads_no_behaviour_text, *TEXT_SCORE_CHECKS, *SOFTMAX_CHECKS),
+                         header=_header("SASRecText"))
 
 UNISREC_KEYS = KeySet("UniSRec", [
     *TEXT_TABLE_KEYS,
@@ -41,4 +49,5 @@ UNISREC_KEYS = KeySet("UniSRec", [
     Key("adaptor_dropout_prob", "float", 0.2, "Dropout on the text vectors inside the adaptor.",
         low=0, high=1, high_open=True, section="UniSRec"),
     Key("temperature", "float", 0.07, "Scores are cosines divided by it.", low=0, low_open=True),
+    *SOFTMAX_KEYS,
 ], checks=(_reads_no_behaviour_text, _full_softmax), header=_header("UniSRec"))

@@ -91,3 +91,24 @@ TEXT_SCORE_KEYS = [
         "part use their text.", low=0),
 ]
 TEXT_SCORE_CHECKS = (_cold_score_needs_text_and_id, _text_mix_needs_calibrated_scores)
+
+
+def _sampled_softmax_replaces_ce(config, owner):
+    if config["softmax"] == "sampled" and config["loss_type"] != "CE":
+        raise ValueError(f"{owner}: softmax: sampled is a cross-entropy over sampled items; it needs "
+                         f"loss_type: CE (got {config['loss_type']!r}), or softmax: full")
+
+
+# the training softmax over the catalogue: model/softmax.py
+SOFTMAX_KEYS = [
+    Key("softmax", "str", "full", "Training softmax over the items: full (every item), or sampled (the "
+        "target and num_negatives sampled items per batch, logQ-corrected: an estimate of the full one whose "
+        "cost does not grow with the catalogue). Evaluation always ranks every item.",
+        choices=("full", "sampled"), section="training softmax"),
+    Key("num_negatives", "int", 1024, "Items drawn per batch (shared by its rows) with softmax: sampled; "
+        "in_batch takes the batch's targets instead.", low=1),
+    Key("negative_sampling", "str", "popularity", "How softmax: sampled draws: popularity (proportional to 1 + "
+        "training interactions), uniform, or in_batch (the batch's own targets).",
+        choices=("popularity", "uniform", "in_batch")),
+]
+SOFTMAX_CHECKS = (_sampled_softmax_replaces_ce,)

@@ -20,11 +20,15 @@ default, mean-pooled) instead of BERT's [CLS] vector, and the hidden size is SAS
 import torch.nn.functional as F
 
 from recbole_hier.model.sasrec_text import SASRecText
+from recbole_hier.model.score import ItemScorer
 from recbole_hier.model.text_baseline_keys import UNISREC_KEYS
 
 
 class UniSRec(SASRecText):
     config_keys = UNISREC_KEYS
+    # cosine over its own adaptor's vectors; its keys have no cold_score, and its scoring
+    # never applies SASRecText's calibrated text scores
+    text_scores = False
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -37,7 +41,11 @@ class UniSRec(SASRecText):
     def _cosine(self, user, items):  # [B H], [N H] -> [B N]
         return F.normalize(user, dim=-1) @ F.normalize(items, dim=-1).t() / self.temperature
 
-    def calculate_loss(self, interaction):
+    @staticmethod
+    def training_scorer(config):
+        return ItemScorer("cosine", config["temperature"])
+
+    def full_softmax_loss(self, interaction):
         user = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])  # [B H]
         logits = self._cosine(user, self.item_embedding.weight)  # [B n_items]
         return self.loss_fct(logits, interaction[self.POS_ITEM_ID])

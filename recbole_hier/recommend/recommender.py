@@ -14,6 +14,7 @@ internal ids.
 import torch
 from tqdm import tqdm
 
+from recbole_hier.model.score import has_text_scores
 from recbole_hier.recommend.histories import Histories
 from recbole_hier.recommend.new_items import embed_new_items
 from recbole_hier.recommend.requests import RecommendError
@@ -63,7 +64,7 @@ class Recommender:
         """How items without a trained ID part are scored (HierRec, SASRecText): ``vector`` (their item
         vector) or ``calibrated`` (their text, on the model's scale; see HierRec's ``cold_score``);
         with ``calibrated``, ``text_mix_count`` ranks rarely trained items by their text too."""
-        if not hasattr(self.model, "cold_score"):
+        if not has_text_scores(self.model):
             raise RecommendError(f"--cold_score: {self.config['model']} has no cold_score (HierRec and SASRecText have)")
         if kind not in ("vector", "calibrated") or (temperature is not None and float(temperature) <= 0):
             raise RecommendError(f"--cold_score must be vector or calibrated and --cold_score_temperature above 0, "

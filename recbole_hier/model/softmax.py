@@ -1,0 +1,113 @@
+"""The training softmax over the catalogue: full, or sampled with the logQ correction.
+
+``softmax: full`` is the fused cross-entropy over every item (``loss.next_item_ce``).
+``softmax: sampled`` scores each row's target and ``num_negatives`` items drawn once per
+batch (shared by its rows), so a step's cost no longer grows with the catalogue::
+
+    CE = log( exp(s_t) + sum_{j in S, j != t} exp(s_j - log E[n_j]) ) - s_t
+
+``E[n_j]`` is how often item ``j`` is expected among the draws (``|S| q_j`` for ``|S|``
+draws from ``q``). Each negative's ``exp(s_j) / E[n_j]`` estimates its share of the full
+softmax's normalizer without bias (importance sampling; the logQ correction of Bengio and
+Senecal 2008, Yi et al. RecSys 2019 for in-batch negatives), the target keeps its own
+logit, and a draw of a row's own target is masked (an accidental hit), so with every
+item drawn once the loss is the full softmax's exactly (a test checks it).
+
+``negative_sampling``: ``popularity`` (q proportional to 1 + the item's training
+interactions: the add-one keeps every item of the catalogue in reach, as under the full
+softmax), ``uniform``, or ``in_batch`` (the batch's own targets as negatives; they are
+draws of the training target distribution, so q is each item's training frequency).
+Padding (id 0) and the items left out of training (the cold-item protocol) are never
+drawn. The sampling tables stay off the model's state (no checkpoint or DDP traffic).
+"""
+
+import torch
+
+from recbole_hier.model.loss import next_item_ce
+
+SAMPLINGS = ("popularity", "uniform", "in_batch")
+
+
+def sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected, bias=None):
+    """Sampled-softmax next-item CE of each of K heads: ``K x [B H]``, ``[N H]``, target
+    ``[B]``, sampled ids ``[S]`` with ``log E[n_j]`` ``[S]`` -> ``[K]`` (batch means)."""
+    k = len(users)
+    stacked = scorer.user_side(torch.cat(users))  # [K*B H]
+    target = target.repeat(k)  # [K*B]
+    positive = (stacked * scorer.item_side(item_table[target])).sum(-1)  # [K*B]
+    sampled = stacked @ scorer.item_side(item_table[negatives]).t()  # [K*B S]
+    if bias is not None:
+        positive, sampled = positive + bias[target], sampled + bias[negatives]
+    sampled = sampled.float() - log_expected  # the logQ correction
+    sampled = sampled.masked_fill(negatives.unsqueeze(0) == target.unsqueeze(1), -torch.inf)  # accidental hits
+    logits = torch.cat([positive.float().unsqueeze(1), sampled], dim=1)  # [K*B 1+S]
+    ce = torch.logsumexp(logits, dim=1) - logits[:, 0]  # [K*B]
+    return ce.view(k, -1).mean(dim=1)  # [K]
+
+
+class FullSoftmax:
+    """Every item in every row's softmax, but the ones left out of training."""
+
+    kind = "full"
+
+    def __init__(self):
+        self.excluded = None
+
+    def exclude(self, item_ids):
+        self.excluded = item_ids
+
+    def __call__(self, scorer, users, item_table, target, bias=None):
+        return next_item_ce(scorer, users, item_table, target, self.excluded, bias)
+
+
+class SampledSoftmax:
+    """The target and ``num_negatives`` sampled items per batch (see the module docstring)."""
+
+    kind = "sampled"
+
+    def __init__(self, sampling, num_negatives, train_counts):
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"negative_sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        self.sampling, self.num_negatives = sampling, int(num_negatives)
+        counts = train_counts.double()
+        if sampling == "popularity":
+            counts = counts + 1
+        elif sampling == "uniform":
+            counts = torch.ones_like(counts)
+        counts[0] = 0.0  # padding is never drawn
+        self._weights = counts
+        self._q = {}  # device -> (q, log q), built on first use
+
+    def exclude(self, item_ids):
+        """Never draw ``item_ids`` (their training interactions are left out)."""
+        self._weights[torch.as_tensor(item_ids, dtype=torch.long).cpu()] = 0.0
+        self._q = {}
+
+    def probabilities(self, device="cpu"):
+        """``q`` ``[N]``: each item's probability per draw (each batch target's, for in_batch)."""
+        if device not in self._q:
+            q = self._weights / self._weights.sum()
+            self._q[device] = q.float().to(device)
+        return self._q[device]
+
+    def draw(self, target):
+        """``(ids [S], log E[n_j] [S])`` for a batch whose targets are ``target`` ``[B]``."""
+        q = self.probabilities(target.device)
+        if self.sampling == "in_batch":
+            ids = target
+        else:
+            ids = torch.multinomial(q, self.num_negatives, replacement=True)
+        return ids, torch.log(len(ids) * q[ids])
+
+    def __call__(self, scorer, users, item_table, target, bias=None):
+        negatives, log_expected = self.draw(target)
+        return sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected, bias)
+
+
+def build_softmax(config, dataset):
+    """The training softmax of ``config`` (keys ``softmax``, ``num_negatives``, ``negative_sampling``)."""
+    if config["softmax"] == "full":
+        return FullSoftmax()
+    from recbole_hier.model.items import train_counts
+
+    return SampledSoftmax(config["negative_sampling"], config["num_negatives"], train_counts(dataset))

@@ -1,0 +1,115 @@
+"""The sampled softmax: exact where every item is drawn, the logQ correction by hand, an
+unbiased normalizer, padding and left-out items never drawn, and every model trains with it."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from recbole_hier.model.loss import next_item_ce
+from recbole_hier.model.score import ItemScorer
+from recbole_hier.model.softmax import SampledSoftmax, sampled_next_item_ce
+from tests.test_model import first_batch
+
+
+@pytest.mark.parametrize("kind", ["dot", "cosine"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_with_every_item_drawn_once_the_sampled_loss_is_the_full_softmax(kind, with_bias):
+    torch.manual_seed(0)
+    b, n, h = 5, 9, 6
+    scorer = ItemScorer(kind, 0.2)
+    items = torch.randn(n, h, requires_grad=True)
+    users = [torch.randn(b, h, requires_grad=True) for _ in range(2)]
+    bias = torch.randn(n, requires_grad=True) if with_bias else None
+    target = torch.tensor([1, 2, 2, 8, 5])
+    inputs = [items, *users] + ([bias] if with_bias else [])
+    every = torch.arange(n)  # each item drawn exactly once: E[n_j] = 1, no correction
+    sampled = sampled_next_item_ce(scorer, users, items, target, every, torch.zeros(n), bias)
+    full = next_item_ce(scorer, users, items, target, bias=bias)
+    assert torch.allclose(sampled, full, atol=1e-5)
+    reference = F.cross_entropy(scorer.all_items(users[0], items, bias), target)
+    assert torch.allclose(sampled[0], reference, atol=1e-5)
+    got = torch.autograd.grad(sampled.sum(), inputs)
+    want = torch.autograd.grad(full.sum(), inputs)
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, atol=1e-5)
+
+
+def test_the_log_q_correction_and_accidental_hits_on_a_hand_built_example():
+    # one user, unit item vectors along the axes: the score of item j is user[j]
+    items = torch.eye(4)
+    user = torch.tensor([[0.0, 1.0, 2.0, 3.0]])
+    target = torch.tensor([1])
+    negatives = torch.tensor([2, 1, 3, 3])  # item 1 is the row's own target: masked
+    q = torch.tensor([0.0, 0.2, 0.5, 0.3])
+    log_expected = torch.log(4 * q[negatives])
+    loss = sampled_next_item_ce(ItemScorer("dot", 1.0), [user], items, target, negatives, log_expected)
+    # exp(s_t) + sum over the other draws of exp(s_j) / (4 q_j)
+    normalizer = math.exp(1.0) + math.exp(2.0) / 2.0 + 2 * math.exp(3.0) / 1.2
+    assert loss.item() == pytest.approx(math.log(normalizer) - 1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("sampling", ["popularity", "uniform"])
+def test_the_corrected_draws_estimate_the_full_normalizer_without_bias(sampling):
+    torch.manual_seed(1)
+    counts = torch.tensor([0, 50, 20, 5, 1, 0, 3])  # item 5 was never trained (popularity: add-one)
+    softmax = SampledSoftmax(sampling, 64, counts)
+    scores = torch.randn(len(counts))
+    target = torch.tensor([1])
+    estimates = []
+    for _ in range(4000):
+        ids, log_expected = softmax.draw(target)
+        estimates.append(torch.exp(scores[ids] - log_expected).sum())
+    # every item but padding: the full softmax's normalizer over the catalogue
+    want = torch.exp(scores[1:]).sum()
+    assert torch.stack(estimates).mean() == pytest.approx(want.item(), rel=0.02)
+
+
+def test_padding_and_left_out_items_are_never_drawn_and_q_follows_the_counts():
+    counts = torch.tensor([0, 30, 10, 0, 60])
+    popularity = SampledSoftmax("popularity", 5000, counts)
+    assert torch.allclose(popularity.probabilities(), torch.tensor([0, 31, 11, 1, 61]) / 104.0)
+    popularity.exclude(torch.tensor([4]))  # the cold-item protocol leaves item 4 out of training
+    ids, _ = popularity.draw(torch.tensor([1, 2]))
+    assert set(ids.tolist()) == {1, 2, 3}
+    uniform = SampledSoftmax("uniform", 5000, counts)
+    assert torch.allclose(uniform.probabilities(), torch.tensor([0, 1, 1, 1, 1]) / 4.0)
+    assert 0 not in uniform.draw(torch.tensor([1]))[0].tolist()
+    in_batch = SampledSoftmax("in_batch", 1, counts)
+    target = torch.tensor([1, 4, 4])
+    ids, log_expected = in_batch.draw(target)
+    assert ids.tolist() == [1, 4, 4]  # the batch's targets, one expected count per draw
+    assert torch.allclose(log_expected, torch.log(3 * torch.tensor([30, 60, 60]) / 100.0))
+    with pytest.raises(ValueError, match="negative_sampling must be one of"):
+        SampledSoftmax("hard", 4, counts)
+
+
+@pytest.mark.parametrize("model", ["HierRec", "SASRecText", "UniSRec"])
+@pytest.mark.parametrize("sampling", ["popularity", "in_batch"])
+def test_every_model_trains_with_the_sampled_softmax(built, model, sampling):
+    torch.manual_seed(3)
+    config, dataset, train, *_, net = built(model=model, n_layers=1, softmax="sampled", num_negatives=16,
+                                           negative_sampling=sampling)
+    assert net.softmax.kind == "sampled" and net.softmax.sampling == sampling
+    batch = first_batch(train)[torch.arange(4)]  # a few rows: in-batch negatives leave most items out
+    loss = net.calculate_loss(batch)
+    total = sum(loss) if isinstance(loss, tuple) else loss
+    assert torch.isfinite(total) and total.item() > 0
+    total.backward()
+    ids = net.item_representation.id_embedding.weight.grad  # [N H]
+    # only the batch's targets, its histories' items and the drawn items get a gradient;
+    # padding never does
+    assert ids[0].abs().sum() == 0 and ids[batch["item_id"]].abs().sum() > 0
+    if sampling == "in_batch":
+        untouched = torch.ones(len(ids), dtype=torch.bool)
+        untouched[batch["item_id"]] = untouched[batch["item_id_list"].flatten()] = False
+        assert untouched.any() and ids[untouched].abs().sum() == 0
+
+
+def test_sampled_softmax_needs_a_cross_entropy(make_config):
+    with pytest.raises(ValueError, match="softmax: sampled is a cross-entropy over sampled items"):
+        make_config(model="SASRecText", softmax="sampled", loss_type="BPR",
+                    train_neg_sample_args={"distribution": "uniform", "sample_num": 1})
+    with pytest.raises(ValueError, match="negative_sampling"):
+        make_config(model="HierRec", softmax="sampled", negative_sampling="hard")
