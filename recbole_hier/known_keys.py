@@ -72,10 +72,18 @@ def known_keys():
     return recbole_keys() | plugin | RUNTIME_KEYS | set(PACKAGE_KEYS.by_name)
 
 
+# keys taken out of the package because they measured nothing (results/levers.md says what)
+RETIRED_KEYS = {"id_gate", "item_bias", "item_bias_init", "align_loss_weight", "align_temperature",
+                "behavior_fusion"}
+
+
 def check_known(names, where="configuration"):
     """Raise ValueError for the first key in ``names`` that no part of the run knows."""
     known = known_keys()
     for name in names:
+        if name in RETIRED_KEYS:
+            raise ValueError(f"key {name!r} in the {where} was retired: it measured nothing "
+                             "(results/levers.md, 'Retired switches'); remove it")
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.7)
             hint = f"; did you mean {', '.join(close)}?" if close else "; no RecBole or recbole_hier model reads it"

@@ -104,9 +104,8 @@ def test_history_carries_past_behaviour_only(built, make_config, hand_data):
         assert not torch.allclose(scores, model.full_sort_predict(changed))
 
 
-@pytest.mark.parametrize("fusion", ["add", "concat"])
-def test_behaviour_fusion_trains(make_config, hand_data, fusion):
-    config = behavior_config(make_config, hand_data, behavior_fusion=fusion)
+def test_behaviour_fusion_trains(make_config, hand_data):
+    config = behavior_config(make_config, hand_data)
     dataset = create_dataset(config)
     train, *_ = data_preparation(config, dataset)
     model = get_model("HierRec")(config, train._dataset)

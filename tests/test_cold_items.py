@@ -56,7 +56,7 @@ def test_a_ratio_that_leaves_no_cold_or_no_warm_item_is_refused(built):
 
 
 def test_nearest_id_rows_mix_the_k_most_similar_items_with_an_id_by_softmax_of_cosine():
-    from recbole_hier.model.items import nearest_id_rows
+    from recbole_hier.model.unseen_items import nearest_id_rows
 
     text = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.3, 0.9], [1.0, 0.05]])
     has_id = torch.tensor([False, True, True, True, False, False])
@@ -73,7 +73,7 @@ def test_nearest_id_rows_mix_the_k_most_similar_items_with_an_id_by_softmax_of_c
 
 
 def test_id_fill_gives_cold_items_their_text_neighbours_id_part_when_scoring_only(built):
-    from recbole_hier.model.items import nearest_id_rows
+    from recbole_hier.model.unseen_items import nearest_id_rows
 
     config, dataset, *_, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2, id_fill="neighbours",
                                        id_fill_k=2, id_fill_temperature=0.5)
@@ -124,61 +124,11 @@ def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(
     assert os.path.exists(model_file)
 
 
-def test_item_bias_is_part_of_the_id_part_left_out_and_borrowed_with_it(built):
-    config, dataset, _, _, test, model = built(model="HierRec", cold_item_ratio=0.2, item_bias=True, score="cosine",
-                                               id_fill="neighbours", id_fill_k=1, id_fill_temperature=0.5)
-    items = model.items
-    cold = dataset.cold_item_ids
-    warm = torch.ones(dataset.item_num, dtype=torch.bool)
-    warm[cold], warm[0] = False, False
-    with torch.no_grad():
-        items.bias.copy_(torch.randn(dataset.item_num))
-    model.train()  # training: a cold item's bias is the mean of the trained items' biases
-    _, bias = items.table()
-    assert torch.allclose(bias[cold], items.bias[warm].mean().expand(len(cold)))
-    assert torch.equal(bias[warm], items.bias[warm])
-    model.eval()  # id_fill with k 1: the bias of the nearest trained item by text
-    _, bias = items.table()
-    nearest = (torch.nn.functional.normalize(items.text[cold], dim=-1)
-               @ torch.nn.functional.normalize(items.text[warm], dim=-1).t()).argmax(1)
-    assert torch.allclose(bias[cold], items.bias[warm][nearest])
-    # the scores carry it: an item's offset moves its score for every user, and nothing else
-    interaction = next(iter(test))[0]
-    scores = model.full_sort_predict(interaction)
-    with torch.no_grad():
-        items.bias[5] += 3.0
-    moved = model.full_sort_predict(interaction)
-    assert torch.allclose(moved[:, 5], scores[:, 5] + 3.0, atol=1e-5)
-    others = torch.arange(scores.size(1)) != 5
-    assert torch.allclose(moved[:, others], scores[:, others], atol=1e-6)
-
-
-def test_item_bias_needs_an_id_part(built):
-    with pytest.raises(ValueError, match="item_bias is part of an item's ID part"):
-        built(model="HierRec", item_bias=True, item_repr="text")
-
-
-def test_an_added_item_scores_with_the_mean_bias_or_its_text_copy_s_bias(built):
-    *_, model = built(model="HierRec", item_bias=True)
-    items = model.items
-    with torch.no_grad():
-        items.bias.copy_(torch.randn(len(items.bias)))
-    trained = items.bias.detach().clone()
-    first = model.add_items(items.text[3:4].clone())  # a text copy of item 3
-    model.eval()
-    _, bias = items.table()
-    assert len(bias) == first + 1
-    assert bias[first].item() == pytest.approx(trained[1:].mean().item(), abs=1e-6)
-    items.id_fill, items.id_fill_k = "neighbours", 1
-    model.train(False)
-    assert items.table()[1][first].item() == pytest.approx(trained[3].item(), abs=1e-6)
-
-
-def test_log_count_bias_starts_at_the_popularity_ranking(built):
-    config, dataset, train, *_, model = built(model="HierRec", item_bias=True, item_bias_init="log_count")
-    counts = torch.bincount(train._dataset.inter_feat["item_id"], minlength=dataset.item_num)
-    assert counts.sum() > 0 and torch.allclose(model.items.bias, torch.log1p(counts.float()))
-    assert built(model="HierRec", item_bias=True)[-1].items.bias.abs().sum() == 0  # zero, the default
+@pytest.mark.parametrize("key, value", [("item_bias", True), ("id_gate", "frequency"), ("align_loss_weight", 0.1),
+                                        ("behavior_fusion", "concat")])
+def test_a_retired_switch_is_refused_with_where_its_measurement_is(make_config, key, value):
+    with pytest.raises(ValueError, match=rf"key '{key}' in the .* was retired: it measured nothing \(results/levers.md"):
+        make_config(model="HierRec", **{key: value})
 
 
 def test_calibrated_cold_scores_share_the_models_normalizer_over_trained_items(built):
@@ -195,7 +145,7 @@ def test_calibrated_cold_scores_share_the_models_normalizer_over_trained_items(b
     plain = model.full_sort_predict(interaction)
     assert torch.equal(calibrated[:, known], plain[:, known])  # trained items keep their scores
     assert not torch.allclose(calibrated[:, cold], plain[:, cold])
-    table, _ = model.item_table()
+    table = model.item_table()
     user = model._score_user(interaction, table)
     text = torch.nn.functional.normalize(user, dim=-1) @ torch.nn.functional.normalize(
         model.items.text_vectors(), dim=-1).t() / 0.2

@@ -10,16 +10,16 @@ from recbole_hier.model.softmax import FullSoftmax
 from recbole_hier.model.vae import kl_to_standard_normal
 
 
-def separate_parts(loss, users, z, mu, logvar, items, target, beta, bias=None):
+def separate_parts(loss, users, z, mu, logvar, items, target, beta):
     """The loss written head by head: what the fused product must reproduce."""
     scorer = loss.scorer
     parts = []
     for w, u in zip(loss.level_weights, users):
-        logits = scorer.all_items(u, items, bias)
+        logits = scorer.all_items(u, items)
         if loss.softmax.excluded is not None:
             logits[:, loss.softmax.excluded] = -torch.inf
         parts.append(w * F.cross_entropy(logits, target) if w > 0 else items.new_zeros(()))
-    logits = scorer.all_items(z, items, bias)
+    logits = scorer.all_items(z, items)
     if loss.softmax.excluded is not None:
         logits[:, loss.softmax.excluded] = -torch.inf
     parts.append(loss.vae_weight * F.cross_entropy(logits, target))
@@ -29,8 +29,7 @@ def separate_parts(loss, users, z, mu, logvar, items, target, beta, bias=None):
 
 @pytest.mark.parametrize("kind", ["dot", "cosine"])
 @pytest.mark.parametrize("excluded", [None, [3, 7]])
-@pytest.mark.parametrize("with_bias", [False, True])
-def test_fused_heads_equal_separate_heads_in_value_and_gradient(kind, excluded, with_bias, monkeypatch):
+def test_fused_heads_equal_separate_heads_in_value_and_gradient(kind, excluded, monkeypatch):
     monkeypatch.setattr(_FullSoftmaxCE, "ROWS", 4)  # the logsumexp runs in several row slices
     torch.manual_seed(0)
     b, n, h = 6, 11, 8
@@ -41,12 +40,11 @@ def test_fused_heads_equal_separate_heads_in_value_and_gradient(kind, excluded, 
     users = [torch.randn(b, h, requires_grad=True) for _ in weights]
     z, mu, logvar = (torch.randn(b, h, requires_grad=True) for _ in range(3))
     target = torch.tensor([0, 1, 2, 4, 5, 10])  # never an excluded item
-    bias = torch.randn(n, requires_grad=True) if with_bias else None
-    inputs = [items, *users, z, mu, logvar] + ([bias] if with_bias else [])
+    inputs = [items, *users, z, mu, logvar]
 
-    fused = loss(users, items, target, (z, mu, logvar), kl_beta=0.2, item_bias=bias)
+    fused = loss(users, items, target, (z, mu, logvar), kl_beta=0.2)
     fused_grads = torch.autograd.grad(sum(fused), inputs, allow_unused=True)
-    reference = separate_parts(loss, users, z, mu, logvar, items, target, 0.2, bias)
+    reference = separate_parts(loss, users, z, mu, logvar, items, target, 0.2)
     reference_grads = torch.autograd.grad(sum(reference), inputs, allow_unused=True)
 
     assert len(fused) == len(loss.part_names) == 5

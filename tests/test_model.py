@@ -152,7 +152,7 @@ def test_eval_is_deterministic_and_uses_mu(built):
         {"levels": ["lstm"], "level_loss_weights": [0.0, 1.0]},
         {"levels": [], "level_loss_weights": [1.0]},
         {"vae": False},
-        {"text_adaptor": "mlp", "use_position": False},
+        {"text_adaptor": "moe", "use_position": False},
     ],
 )
 def test_ablations_are_config_changes(built, overrides):
@@ -178,7 +178,7 @@ def test_ablations_are_config_changes(built, overrides):
         ({"kl_beta_max": -1.0}, "kl_beta_max"),
         ({"score": "l2"}, "score"),
         ({"score": "cosine", "score_temperature": 0.0}, "score_temperature"),
-        ({"align_loss_weight": 0.1, "item_repr": "id"}, "align_loss_weight aligns"),
+        ({"text_adaptor": "mlp"}, "text_adaptor"),  # retired: results/levers.md
         ({"text_loss_weight": 0.1, "item_repr": "id"}, "text_loss_weight ranks items by their text"),
     ],
 )
@@ -261,34 +261,6 @@ def test_the_attention_level_is_causal():
     assert torch.all(a[1, 4:] == 0)  # padding is zero
 
 
-def test_text_id_alignment_is_low_for_matched_views_and_trains_both():
-    from recbole_hier.model.align import text_id_alignment
-
-    torch.manual_seed(0)
-    text = torch.randn(16, 8)
-    matched = text_id_alignment(text, text * 3.0, 0.1)  # the same directions: only lengths differ
-    shuffled = text_id_alignment(text, text[torch.randperm(16)], 0.1)
-    assert matched < 0.05 < shuffled
-    unit_t, unit_e = torch.nn.functional.normalize(text, dim=-1), torch.nn.functional.normalize(text.flip(0), dim=-1)
-    logits = unit_t @ unit_e.t() / 0.5
-    want = (torch.nn.functional.cross_entropy(logits, torch.arange(16))
-            + torch.nn.functional.cross_entropy(logits.t(), torch.arange(16))) / 2
-    assert text_id_alignment(text, text.flip(0), 0.5).item() == pytest.approx(want.item(), rel=1e-5)
-    assert text_id_alignment(text[:1], text[:1], 0.1).item() == 0.0  # no negatives: no term
-
-
-def test_the_alignment_part_is_named_and_reaches_the_id_and_text_parts(built):
-    *_, train, valid, test, model = built(align_loss_weight=0.5)
-    parts = model.calculate_loss(first_batch(train))
-    assert model.loss_names[-1] == "align" and len(parts) == len(model.loss_names)
-    model.zero_grad()
-    parts[-1].backward()
-    assert parts[-1] > 0
-    assert model.items.id_embedding.weight.grad.abs().sum() > 0
-    assert model.items.adaptor.weight.grad.abs().sum() > 0
-    assert "align" not in built()[-1].loss_names  # off by default
-
-
 def test_the_text_part_is_the_calibrated_scorers_softmax_over_every_trained_item(built):
     *_, train, valid, test, model = built(text_loss_weight=0.5, score_levels="mean", cold_score_temperature=0.2)
     model.eval()  # no dropout: the same user vectors twice
@@ -299,7 +271,7 @@ def test_the_text_part_is_the_calibrated_scorers_softmax_over_every_trained_item
     parts = model.calculate_loss(inter)
     assert model.loss_names[-1] == "text_ce" and len(parts) == len(model.loss_names)
     with torch.no_grad():
-        table, _ = model.item_table()
+        table = model.item_table()
         users = model._users(inter, table)
         user = torch.stack(users + [model.vae.mu(users[-1])]).mean(0)  # the mean-of-heads scoring vector
         text = model.items.adaptor(model.items.text)  # [N H]
@@ -318,7 +290,7 @@ def test_mean_scoring_ranks_by_the_mean_of_every_trained_heads_user_vector(built
     model.eval()
     inter = eval_batch(test)
     with torch.no_grad():
-        table, _ = model.item_table()
+        table = model.item_table()
         users = model._users(inter, table)
         heads = users + [model.vae.mu(users[-1])]
         want = torch.stack(heads).mean(0) @ table.t()

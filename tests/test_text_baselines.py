@@ -62,7 +62,7 @@ def test_text_only_baselines_and_unequal_inputs(built, make_config):
 
 
 def test_the_moe_adaptor_is_a_softmax_mixture_of_whitening_experts():
-    from recbole_hier.model.items import MoEAdaptor
+    from recbole_hier.model.adaptors import MoEAdaptor
 
     torch.manual_seed(0)
     moe = MoEAdaptor(6, 4, n_experts=3, dropout=0.0).eval()
@@ -76,23 +76,3 @@ def test_the_moe_adaptor_is_a_softmax_mixture_of_whitening_experts():
     moe.train()
     torch.nn.init.normal_(moe.w_noise)
     assert not torch.allclose(moe(x), expected)  # gate noise while training
-
-
-def test_the_frequency_gate_scales_id_embeddings_by_training_interactions(built):
-    from recbole_hier.model.items import train_counts
-
-    config, dataset, train, valid, test, model = built(id_gate="frequency")
-    items = model.items
-    counts = train_counts(train.dataset)
-    assert counts.sum() == len(train.dataset.inter_feat) and counts[0] == 0
-    gate = items.gate()  # [n_items]
-    rare, common = int(counts[1:].argmin()) + 1, int(counts.argmax())
-    assert gate[rare] < gate[common] and torch.allclose(gate[0], torch.sigmoid(items.gate.offset))
-    expected = items.adaptor(items.text) + gate.unsqueeze(-1) * items.id_embedding.weight
-    assert torch.allclose(items.weight, expected)
-    ids = torch.tensor([[rare, common, 0]])
-    assert torch.allclose(items(ids), expected[ids], atol=1e-6)  # row path and table path agree
-    sum(model.calculate_loss(first_batch(train))).backward()
-    assert items.gate.slope.grad is not None and items.gate.offset.grad is not None
-    *_, plain = built()
-    assert plain.items.gate is None  # id_gate: none (the default) leaves HierRec as it was

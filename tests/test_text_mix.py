@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 
 def _text_scores(model, interaction, temperature):  # [B N]: cos(user, text part) / T, before the shift
-    table, _ = model.item_table()
+    table = model.item_table()
     user = model._score_user(interaction, table)
     return F.normalize(user, dim=-1) @ F.normalize(model.items.text_vectors(), dim=-1).t() / temperature
 
@@ -57,7 +57,7 @@ def test_items_without_a_trained_id_part_keep_the_text_score_alone(built):
         cold_only = model.full_sort_predict(interaction)
         model.cold_score = "vector"
         plain = model.full_sort_predict(interaction)
-        user = model._score_user(interaction, model.item_table()[0])
+        user = model._score_user(interaction, model.item_table())
     assert torch.allclose(mixed[:, cold], cold_only[:, cold])  # weight 1, whatever text_mix_count
     # a count this large leaves every trained item (nearly) to its text too
     everything = calibrated_text_scores(plain, user, model.items.text_vectors(), known, 0.2,

@@ -6,7 +6,9 @@ A lever is a suite row that runs the reference model (HierRec) with other settin
 one and each dataset it prints, at the seeds both ran: validation and test NDCG@10 of the
 lever and of the reference, the change, the Wilcoxon p over test users, and test NDCG@10 on
 targets with 0-4 and 5-9 training interactions and, under the cold-item protocol, on cold
-targets. Suites default to every ``properties/benchmark/*.yaml``.
+targets. Suites default to every ``properties/benchmark/*.yaml``. Written to ``--out``, the
+table replaces the file's table and keeps its notes from the heading ``RETIRED`` on (the
+switches taken out of the package, whose rows left the suites with them).
 """
 
 import argparse
@@ -19,6 +21,7 @@ from recbole_hier.benchmark.report import _p
 from recbole_hier.benchmark.store import RunStore
 from recbole_hier.files import write_text
 
+RETIRED = "## Retired switches"
 HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | test | test ref | change | p users "
           "| test 0-4 | ref 0-4 | test 5-9 | ref 5-9 | test cold | ref cold |")
 
@@ -100,7 +103,12 @@ def main(argv=None):
     table = markdown(rows)
     print(table, end="")
     if args.out:
-        write_text(args.out, table)
+        kept = ""
+        if os.path.isfile(args.out):
+            with open(args.out, encoding="utf-8") as f:
+                old = f.read()
+            kept = "\n" + old[old.index(RETIRED):] if RETIRED in old else ""
+        write_text(args.out, table + kept)
     return rows
 
 

@@ -16,7 +16,6 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
 from recbole_hier.data.dataset import HierRecDataset
-from recbole_hier.model.align import text_id_alignment
 from recbole_hier.model.aux import build_aux_targets
 from recbole_hier.model.hierrec_keys import HIERREC_KEYS
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
@@ -60,9 +59,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
         self.initializer_range = config["initializer_range"]
 
         # define layers and loss
-        # adapt(T[i]) (+ E_id[i]), and a score offset b_i with item_bias
-        bias = config["item_bias_init"] if config["item_bias"] else None
-        self.items = ItemRepresentation.from_config(config, dataset, dropout, bias=bias)
+        self.items = ItemRepresentation.from_config(config, dataset, dropout)  # adapt(T[i]) (+ E_id[i])
         behavior_table = getattr(dataset, "behavior_text_table", None)
         self.uses_behavior = behavior_table is not None
         self.BEHAVIOR_SEQ = BEHAVIOR_FIELD + config["LIST_SUFFIX"]
@@ -71,10 +68,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
                                config["text_adaptor"], dropout, config["moe_experts"])
             if self.uses_behavior else None
         )
-        self.semantic = SemanticLevel(
-            self.hidden_size, self.max_seq_length, config["use_position"], dropout,
-            fusion=config["behavior_fusion"] if self.uses_behavior else None,
-        )
+        self.semantic = SemanticLevel(self.hidden_size, self.max_seq_length, config["use_position"], dropout)
         self.levels = nn.ModuleList(self._build_level(kind, config, dropout) for kind in self.level_kinds)
         readout = config["readout"]
         self.readouts = nn.ModuleList(Readout(self.hidden_size, readout) for _ in self.level_kinds)
@@ -91,7 +85,6 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
             config["level_aux_targets"], level_names, dataset, self.hidden_size
         )
         self.aux_level_index = [level_names.index(aux.level) for aux in self.aux_targets]
-        self.align_weight, self.align_temperature = config["align_loss_weight"], config["align_temperature"]
         # the calibrated cold scorer, cos(u, adapt(T[i])) / T, as a training objective of its own
         self.text_loss_weight = config["text_loss_weight"]
         self.text_scorer = ItemScorer("cosine", config["cold_score_temperature"])
@@ -121,7 +114,6 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     def loss_names(self):
         """Names of the parts ``calculate_loss`` returns, in order (for the training log)."""
         return (self.loss_fct.part_names + [aux.name for aux in self.aux_targets]
-                + (["align"] if self.align_weight > 0 else [])
                 + (["text_ce"] if self.text_loss_weight > 0 else []))
 
     def exclude_from_training(self, item_ids):
@@ -140,13 +132,12 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
         return self.items
 
     def item_table(self):
-        """Every item's vector ``[n_items H]`` and score offset ``[n_items]`` (None without
-        ``item_bias``): projected once per step, then gathered."""
+        """Every item's vector ``[n_items H]``: projected once per step, then gathered."""
         return self.items.table()
 
     def forward(self, item_seq, item_seq_len, behavior_seq=None, item_table=None):
         """User vectors per level, ``[B H]`` each, I1 first and the top level last."""
-        item_table = self.item_table()[0] if item_table is None else item_table
+        item_table = self.item_table() if item_table is None else item_table
         # Steps after the longest history in the batch are padding everywhere: drop
         # them (exact, since padding never reaches a real step) to save their work.
         longest = int(item_seq_len.max())
@@ -171,19 +162,14 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
 
     def calculate_loss(self, interaction):
         target = interaction[self.POS_ITEM_ID]
-        text, rows, item_bias = self.items.parts()  # [N H] (or None) each, [N] or None
+        text, rows = self.items.parts()  # [N H] (or None) each
         item_table = self.items.combine(text, rows)  # [N H]
         users = self._users(interaction, item_table)
         vae_out = self.vae(users[-1]) if self.use_vae else None
-        parts = self.loss_fct(users, item_table, target, vae_out, self.kl_beta, item_bias)
+        parts = self.loss_fct(users, item_table, target, vae_out, self.kl_beta)
         aux = tuple(
             head(users[k], interaction, target) for head, k in zip(self.aux_targets, self.aux_level_index)
         )
-        if self.align_weight > 0:  # the batch's distinct targets: text vector against ID embedding
-            ids = target.unique()
-            align = text_id_alignment(self.items.text_vectors_of(ids), self.items.id_embedding(ids),
-                                      self.align_temperature)
-            aux = aux + (self.align_weight * align,)
         if self.text_loss_weight > 0:  # the scoring vector ranks items by their text alone
             user = self._scoring_vector(users)  # [B H]
             text_ce = self.softmax(self.text_scorer, [user], text, target)[0]
@@ -205,14 +191,13 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     def predict(self, interaction):
         if self.calibrating():
             return self.predict_by_full_ranking(interaction)  # [B]
-        item_table, item_bias = self.item_table()
+        item_table = self.item_table()
         user = self._score_user(interaction, item_table)  # [B H]
-        ids = interaction[self.ITEM_ID]
-        return self.scorer.pairs(user, item_table[ids], None if item_bias is None else item_bias[ids])  # [B]
+        return self.scorer.pairs(user, item_table[interaction[self.ITEM_ID]])  # [B]
 
     def full_sort_predict(self, interaction):
-        text, rows, item_bias = self.items.parts()  # the text part once, for the table and the cold scores
+        text, rows = self.items.parts()  # the text part once, for the table and the cold scores
         item_table = self.items.combine(text, rows)  # [n_items H]
         user = self._score_user(interaction, item_table)  # [B H]
-        scores = self.scorer.all_items(user, item_table, item_bias)  # [B n_items]
+        scores = self.scorer.all_items(user, item_table)  # [B n_items]
         return self.text_scored(scores, user, text)

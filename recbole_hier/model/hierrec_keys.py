@@ -40,18 +40,6 @@ def _level_sizes(config, owner):
         raise ValueError(f"{owner}: tcn_dilations must be a non-empty list of positive integers, got {dilations!r}")
 
 
-def _bias_needs_id(config, owner):
-    if config["item_bias"] and config["item_repr"] == "text":
-        raise ValueError(f"{owner}: item_bias is part of an item's ID part, and item_repr: text has none "
-                         "(use text+id, or item_bias: False)")
-
-
-def _align_needs_text_and_id(config, owner):
-    if config["align_loss_weight"] > 0 and config["item_repr"] != "text+id":
-        raise ValueError(f"{owner}: align_loss_weight aligns each item's text vector with its ID embedding; "
-                         f"item_repr: {config['item_repr']} lacks one of them (use text+id, or align_loss_weight: 0)")
-
-
 def _text_loss_needs_text(config, owner):
     if config["text_loss_weight"] > 0 and config["item_repr"] == "id":
         raise ValueError(f"{owner}: text_loss_weight ranks items by their text part, and item_repr: id has none "
@@ -94,19 +82,11 @@ HIERREC_KEYS = KeySet("HierRec", [
         low=0, low_open=True),
     Key("score_levels", "str", "top", "Which user vector ranks items when evaluating: the top level's (mu "
         "with the VAE), or the mean of every trained head's (I1, each level, and mu).", choices=("top", "mean")),
-    Key("item_bias", "bool", False, "Add a learned score offset per item (part of its ID part: an item "
-        "without a trained one gets the mean offset, or its id_fill neighbours'); with cosine it keeps a "
-        "popularity channel."),
-    Key("item_bias_init", "str", "zero", "Where the offsets start: zero, or log_count (log(1 + training "
-        "interactions): the popularity ranking, learned from there).", choices=("zero", "log_count")),
     Key("level_loss_weights", "list", [0.5, 0.5, 1.0], "Next-item CE weight per level: [I1, *levels], "
         "each >= 0; 0 switches a level's loss off."),
     Key("level_aux_targets", "dict", None, "Auxiliary targets per level, e.g. {semantic: [{field: class, "
         "weight: 0.2}], lstm: [{field: rating, weight: 0.1}]}: next item's category (item token/token_seq "
         "field) or next behaviour (inter token/float field).", nullable=True),
-    Key("align_loss_weight", "float", 0.0, "Weight of an InfoNCE between each target item's text vector and "
-        "its ID embedding (model/align.py); 0 = off. Needs item_repr: text+id.", low=0),
-    Key("align_temperature", "float", 0.1, "Temperature of that InfoNCE.", low=0, low_open=True),
     Key("text_loss_weight", "float", 0.0, "Weight of a next-item CE in which the scoring user vector (see "
         "score_levels) ranks every item by its text part alone, cos(u, adapt(T[i])) / cold_score_temperature: "
         "the text-only scorer that cold_score: calibrated applies to unseen items, trained; 0 = off. Needs "
@@ -121,5 +101,5 @@ HIERREC_KEYS = KeySet("HierRec", [
         "softmax).", choices=("CE",),
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
-], checks=(_one_weight_per_level, _level_sizes, _bias_needs_id, *TEXT_SCORE_CHECKS,
-           _align_needs_text_and_id, _text_loss_needs_text, _no_negative_sampling), header=HEADER)
+], checks=(_one_weight_per_level, _level_sizes, *TEXT_SCORE_CHECKS, _text_loss_needs_text, _no_negative_sampling),
+   header=HEADER)

@@ -18,16 +18,10 @@ def gather_last(seq, lengths):
 
 
 class SemanticLevel(nn.Module):
-    """I1: item vectors (+ behaviour vectors) + position, LayerNorm, dropout.
+    """I1: item vectors (+ behaviour vectors, summed) + position, LayerNorm, dropout."""
 
-    ``behavior_fusion``: ``add`` sums item and behaviour vectors; ``concat`` maps
-    ``[item; behaviour]`` back to the hidden size with a linear layer.
-    """
-
-    def __init__(self, hidden_size, max_len, use_position, dropout, fusion=None):
+    def __init__(self, hidden_size, max_len, use_position, dropout):
         super().__init__()
-        self.fusion = fusion
-        self.fuse = nn.Linear(2 * hidden_size, hidden_size) if fusion == "concat" else None
         self.position = nn.Embedding(max_len, hidden_size) if use_position else None
         self.norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
@@ -35,7 +29,7 @@ class SemanticLevel(nn.Module):
     def forward(self, item_vectors, item_seq, behavior=None):  # [N H], [B L], [B L H] -> [B L H]
         x = F.embedding(item_seq, item_vectors)
         if behavior is not None:
-            x = x + behavior if self.fuse is None else self.fuse(torch.cat([x, behavior], dim=-1))
+            x = x + behavior
         if self.position is not None:
             x = x + self.position.weight[: item_seq.size(1)].unsqueeze(0)
         return self.dropout(self.norm(x))

@@ -58,17 +58,13 @@ class _FullSoftmaxCE(torch.autograd.Function):
         return grad_users, grad_items, None, None
 
 
-def next_item_ce(scorer, users, item_table, target, excluded=None, bias=None):
+def next_item_ce(scorer, users, item_table, target, excluded=None):
     """Full-softmax next-item cross-entropy of each of K heads against one item table:
     ``K x [B H]``, ``[N H]``, target ``[B]`` -> ``[K]`` (mean over the batch per head);
-    ``excluded`` items (ids ``[C]``) are left out of every softmax; ``bias`` ``[N]`` is
-    added to every head's item scores."""
+    ``excluded`` items (ids ``[C]``) are left out of every softmax."""
     k = len(users)
     stacked = scorer.user_side(torch.cat(users))  # [K*B H]
     items = scorer.item_side(item_table)  # [N H]
-    if bias is not None:  # u.v + b_i as one product: [u, 1] . [v, b_i]
-        stacked = torch.cat([stacked, stacked.new_ones(len(stacked), 1)], dim=1)  # [K*B H+1]
-        items = torch.cat([items, bias.unsqueeze(1).to(items.dtype)], dim=1)  # [N H+1]
     excluded = None if excluded is None else excluded.to(items.device)
     ce = _FullSoftmaxCE.apply(stacked, items, target.repeat(k), excluded)  # [K*B]
     return ce.view(k, -1).mean(dim=1)  # [K]
@@ -84,9 +80,8 @@ class MultiTaskLoss:
         self.softmax = softmax  # full or sampled (softmax.py), with the items left out of training
         self.part_names = [f"ce_{name}" for name in level_names] + ["vae_ce", "vae_kl"]
 
-    def __call__(self, level_users, item_table, target, vae_out=None, kl_beta=0.0, item_bias=None):
-        """``level_users``: ``[B H]`` per level; ``vae_out``: ``(z, mu, logvar)`` or None;
-        ``item_bias``: ``[N]`` score offsets or None."""
+    def __call__(self, level_users, item_table, target, vae_out=None, kl_beta=0.0):
+        """``level_users``: ``[B H]`` per level; ``vae_out``: ``(z, mu, logvar)`` or None."""
         weights = list(self.level_weights)
         users = list(level_users)
         use_vae = vae_out is not None and self.vae_weight > 0
@@ -97,7 +92,7 @@ class MultiTaskLoss:
         zero = item_table.new_zeros(())
         parts = [zero] * (len(self.level_weights) + 2)
         if heads:
-            ce = self.softmax(self.scorer, [users[i] for i in heads], item_table, target, item_bias)
+            ce = self.softmax(self.scorer, [users[i] for i in heads], item_table, target)
             for i, loss in zip(heads, ce):
                 parts[i] = weights[i] * loss
         if use_vae:

@@ -68,7 +68,7 @@ class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
     def full_sort_predict(self, interaction):
         if not self.calibrating():
             return super().full_sort_predict(interaction)
-        text, rows, _ = self.item_embedding.parts()  # the text part once, for the table and the text scores
+        text, rows = self.item_embedding.parts()  # the text part once, for the table and the text scores
         user = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])  # [B H]
         scores = user @ self.item_embedding.combine(text, rows).t()  # [B n_items]: SASRec's dot product
         return self.text_scored(scores, user, text)

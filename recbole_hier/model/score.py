@@ -4,8 +4,6 @@ With the dot product an item vector's length raises its score for every user, an
 the ID embeddings of frequent items receive the most updates, so length can carry
 popularity. Cosine scoring takes that channel away; the temperature restores a
 sharp softmax (cosines lie in [-1, 1]). Training and ranking use the same scorer.
-An optional per-item offset (HierRec's ``item_bias``) is added to either score: it gives
-cosine scoring a popularity channel that an item without interactions does not inherit.
 
 Items the model has not (or rarely) trained can instead be ranked by their text on the
 model's scale: ``calibrated_text_scores``, applied by :class:`TextScoresMixin` (keys
@@ -32,16 +30,13 @@ class ItemScorer:
     def item_side(self, items):  # [N H]
         return F.normalize(items, dim=-1) if self.kind == "cosine" else items
 
-    def all_items(self, user, item_table, bias=None):
-        """``[B H] x [N H] -> [B N]``: every item's score for every user, plus the items'
-        score offsets ``bias`` ``[N]`` when given."""
-        scores = self.user_side(user) @ self.item_side(item_table).t()
-        return scores if bias is None else scores + bias
+    def all_items(self, user, item_table):
+        """``[B H] x [N H] -> [B N]``: every item's score for every user."""
+        return self.user_side(user) @ self.item_side(item_table).t()
 
-    def pairs(self, user, items, bias=None):
-        """``[B H] x [B H] -> [B]``: row ``b``'s item scored for row ``b``'s user (+ ``bias`` ``[B]``)."""
-        scores = (self.user_side(user) * self.item_side(items)).sum(dim=-1)
-        return scores if bias is None else scores + bias
+    def pairs(self, user, items):
+        """``[B H] x [B H] -> [B]``: row ``b``'s item scored for row ``b``'s user."""
+        return (self.user_side(user) * self.item_side(items)).sum(dim=-1)
 
 
 def calibrated_text_scores(scores, user, text_items, known, temperature, text_weight=None):

@@ -28,7 +28,7 @@ from recbole_hier.model.loss import next_item_ce
 SAMPLINGS = ("popularity", "uniform", "in_batch")
 
 
-def sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected, bias=None):
+def sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected):
     """Sampled-softmax next-item CE of each of K heads: ``K x [B H]``, ``[N H]``, target
     ``[B]``, sampled ids ``[S]`` with ``log E[n_j]`` ``[S]`` -> ``[K]`` (batch means)."""
     k = len(users)
@@ -36,8 +36,6 @@ def sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expec
     target = target.repeat(k)  # [K*B]
     positive = (stacked * scorer.item_side(item_table[target])).sum(-1)  # [K*B]
     sampled = stacked @ scorer.item_side(item_table[negatives]).t()  # [K*B S]
-    if bias is not None:
-        positive, sampled = positive + bias[target], sampled + bias[negatives]
     sampled = sampled.float() - log_expected  # the logQ correction
     sampled = sampled.masked_fill(negatives.unsqueeze(0) == target.unsqueeze(1), -torch.inf)  # accidental hits
     logits = torch.cat([positive.float().unsqueeze(1), sampled], dim=1)  # [K*B 1+S]
@@ -56,8 +54,8 @@ class FullSoftmax:
     def exclude(self, item_ids):
         self.excluded = item_ids
 
-    def __call__(self, scorer, users, item_table, target, bias=None):
-        return next_item_ce(scorer, users, item_table, target, self.excluded, bias)
+    def __call__(self, scorer, users, item_table, target):
+        return next_item_ce(scorer, users, item_table, target, self.excluded)
 
 
 class SampledSoftmax:
@@ -99,9 +97,9 @@ class SampledSoftmax:
             ids = torch.multinomial(q, self.num_negatives, replacement=True)
         return ids, torch.log(len(ids) * q[ids])
 
-    def __call__(self, scorer, users, item_table, target, bias=None):
+    def __call__(self, scorer, users, item_table, target):
         negatives, log_expected = self.draw(target)
-        return sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected, bias)
+        return sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected)
 
 
 def build_softmax(config, dataset):

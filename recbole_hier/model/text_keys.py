@@ -6,6 +6,7 @@ the same key means the same thing, with the same default, in every model.
 """
 
 from recbole_hier.keys import Key
+from recbole_hier.model.adaptors import ADAPTORS
 
 TEXT_TABLE_KEYS = [
     Key("plm_name_or_path", "str", None, "Local model folder for AutoModel/AutoTokenizer. ~ = the MiniLM "
@@ -38,18 +39,14 @@ BEHAVIOR_KEYS = [
     Key("behavior_side_template", "str", None, "Template over the side file's text fields, e.g. "
         "\"tagged {tag}\"; events after the interaction are ignored.", nullable=True),
     Key("behavior_placeholder", "str", "interacted", "Text of an interaction with no behaviour signal."),
-    Key("behavior_fusion", "str", "add", "How behaviour enters I1 (concat: linear map of [item; behaviour]).",
-        choices=("add", "concat")),
 ]
 
 ITEM_KEYS = [
     Key("item_repr", "str", "text+id", "How items are represented.", choices=("text", "id", "text+id"),
         section="item representation"),
     Key("text_adaptor", "str", "linear", "Trainable projection of the frozen text vectors (moe: UniSRec's "
-        "mixture of whitening experts).", choices=("linear", "mlp", "moe")),
+        "mixture of whitening experts).", choices=ADAPTORS),
     Key("moe_experts", "int", 8, "Experts of the moe adaptor.", low=1),
-    Key("id_gate", "str", "none", "With text+id: scale each item's ID embedding by a learned gate on its "
-        "training interactions (frequency), so text carries rarely seen items.", choices=("none", "frequency")),
     Key("id_dropout", "float", 0.0, "With text+id: while training, leave out each item's ID embedding with this "
         "probability, so items scored by text alone (new items) rank on the same scale.", low=0.0, high=1.0,
         high_open=True),
