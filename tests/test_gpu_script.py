@@ -1,0 +1,38 @@
+"""The GPU script, run on CPU with tiny data: its runner calls resume the suite within its
+time budget, the speed figures are written, and the records are copied where they come back."""
+
+import json
+import os
+import subprocess
+
+from tests.conftest import REPO, tiny_config_dict
+from tests.test_benchmark import write_suite
+
+
+def test_the_gpu_script_runs_its_steps_and_the_speed_ratio_and_hands_back_the_records(tiny_data, tiny_bert,
+                                                                                         tmp_path):
+    suite = write_suite(tmp_path, tiny_data, tiny_bert, models={"HierRec": {}, "SASRec": {"config": {"n_layers": 1}}},
+                        tuning={"grid": {"learning_rate": [0.001]}, "seed": 1}, seeds=[1])
+    steps = tmp_path / "steps.txt"
+    steps.write_text(f"# highest priority first\n--suite {suite} --models HierRec\n\n--suite {suite}\n")
+    config = tiny_config_dict(tiny_data, tiny_bert, tmp_path)
+    out, results = tmp_path / "out", tmp_path / "results"
+    env = {**os.environ, "OUT": str(out), "GPU_HOURS": "0.5", "GPU_JOBS": "1", "GPU_DEVICE": "cpu",
+           "GPU_STEPS": str(steps), "GPU_RESULTS": str(results),
+           "SPEED_ARGS": " ".join(f"--{k}={v}" for k, v in config.items()
+                                  if k in ("data_path", "plm_name_or_path", "text_cache_dir", "hidden_size"))
+           + " --dataset tiny --MAX_ITEM_LIST_LENGTH 8 --train_batch_size 64 --load_col={'inter':['user_id','item_id','rating','timestamp'],'item':['item_id','title','genre']}"}
+    done = subprocess.run(["bash", os.path.join(REPO, "recbole_hier", "benchmark", "gpu.sh")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("gpu.sh: --suite") == 2  # the comment and the blank line are no steps
+    runs = set(os.listdir(out / "results" / "smoke" / "runs"))
+    assert {f"tiny__{m}{g}__1.json" for m in ("HierRec", "SASRec") for g in ("", "@learning_rate=0.001")} <= runs
+    assert (out / "results" / "smoke" / "leaderboard.md").exists()
+    figures = json.loads((out / "training_speed_cpu.json").read_text())
+    assert figures["HierRec"]["train_epoch_s"] > 0 and figures["ratios"]["train_epoch"] > 0
+    # no time left: the steps are skipped, the speed figures still come
+    env["GPU_HOURS"] = "0"
+    again = subprocess.run(["bash", os.path.join(REPO, "recbole_hier", "benchmark", "gpu.sh")], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "gpu.sh: no time left for: --suite" in again.stdout
