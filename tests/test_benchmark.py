@@ -16,7 +16,7 @@ from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
 from recbole_hier.checkpoint import load_checkpoint, save_checkpoint
 from recbole_hier.benchmark.plan import Plan, RunSpec, SuiteError
-from recbole_hier.benchmark.report import _cap_lines, _p
+from recbole_hier.benchmark.report import _cap_lines
 from recbole_hier.benchmark.runner import run_one, threads_per_run
 from recbole_hier.benchmark.store import RunStore
 from tests.conftest import PROTOCOL, REPO, tiny_config_dict
@@ -408,8 +408,8 @@ def test_p_values_that_underflow_are_not_printed_as_zero():
     # thousands of users all favouring one model: scipy's Wilcoxon p-value underflows to 0.0
     p = stats.paired_user_test(dict.fromkeys(map(str, range(5000)), 0.0),
                                {str(u): 0.1 + u * 1e-6 for u in range(5000)})
-    assert p == 0.0 and _p(p) == "< 1e-300"
-    assert _p(None) == "n/a" and _p(0.0123) == "0.0123"
+    assert p == 0.0 and stats.format_p(p) == "< 1e-300"
+    assert stats.format_p(None) == "n/a" and stats.format_p(0.0123) == "0.0123"
 
 
 def test_range_buckets_are_inclusive_and_the_last_is_open():

@@ -17,7 +17,6 @@ import os
 
 from recbole_hier.benchmark import stats
 from recbole_hier.benchmark.plan import Plan, validation_score
-from recbole_hier.benchmark.report import _p
 from recbole_hier.benchmark.store import RunStore
 from recbole_hier.files import write_text
 
@@ -27,45 +26,25 @@ HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | test | test r
 
 
 def _groups(record):
-    """User -> ``0-4`` / ``5-9`` / ``cold`` / other, by the target's training interactions."""
-    counts, cold = record["train_item_counts"], set(record.get("cold_items") or ())
-    users = record["per_user"]
-    return {u: "cold" if t in cold else stats.range_bucket(counts.get(t, 0), stats.TARGET_COUNT_BUCKETS)
-            for u, t in zip(users["user"], users["target"])}
-
-
-def _mean(values):
-    return sum(values) / len(values)
+    """User -> ``cold`` for held-out targets, else the target's training interactions bucket."""
+    return {**stats.target_groups(record, "train interactions"),
+            **{u: g for u, g in stats.target_groups(record, "cold").items() if g == "cold"}}
 
 
 def lever_rows(plan, store):
     """One dict per (dataset, lever) with at least one seed in common with the reference."""
     seeded, _ = plan.stored(store)
     runs = [r for _, r in seeded]
-    reference = plan.reference
     rows = []
     for dataset in plan.datasets:
         here = [r for r in runs if r["dataset"] == dataset]
-        ref = {r["seed"]: r for r in here if r["name"] == reference}
-        if not ref:
-            continue
-        for name in plan.models:
-            if name == reference or plan.model_class(name) != plan.model_class(reference):
-                continue
-            mine = {r["seed"]: r for r in here if r["name"] == name and r["seed"] in ref}
-            if not mine:
-                continue
-            seeds = sorted(mine)
-            groups = _groups(ref[seeds[0]])
-            lever, base = [mine[s] for s in seeds], [ref[s] for s in seeds]
-            parts = [stats.breakdown(stats.per_user_mean(side), groups) for side in (lever, base)]
-            row = {"suite": plan.name, "dataset": dataset, "lever": name,
-                   "config": plan.models[name].get("config") or {}, "seeds": seeds,
-                   "valid": _mean([validation_score(r) for r in lever]),
-                   "valid ref": _mean([validation_score(r) for r in base]),
-                   "test": _mean([r["test"]["ndcg@10"] for r in lever]),
-                   "test ref": _mean([r["test"]["ndcg@10"] for r in base]),
-                   "p users": stats.paired_user_test(stats.per_user_mean(base), stats.per_user_mean(lever))}
+        for found in stats.variants_against_reference(here, plan.reference, plan.variants(plan.reference),
+                                                      validation_score):
+            groups = _groups(found["reference runs"][0])
+            parts = [stats.breakdown(stats.per_user_mean(found[side]), groups) for side in ("runs", "reference runs")]
+            row = {"suite": plan.name, "dataset": dataset, "lever": found["name"],
+                   "config": plan.models[found["name"]].get("config") or {},
+                   **{k: found[k] for k in ("seeds", "valid", "valid ref", "test", "test ref", "p users")}}
             for group in ("0-4", "5-9", "cold"):
                 row[f"test {group}"], row[f"ref {group}"] = (p[group][0] if group in p else None for p in parts)
             rows.append(row)
@@ -83,7 +62,7 @@ def markdown(rows):
         change = (r["test"] - r["test ref"]) / r["test ref"]
         cells = [r["suite"], r["dataset"], f"{r['lever']} ({settings})" if settings else r["lever"],
                  ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]), _cell(r["test"]),
-                 _cell(r["test ref"]), f"{change:+.1%}", _p(r["p users"])]
+                 _cell(r["test ref"]), f"{change:+.1%}", stats.format_p(r["p users"])]
         cells += [_cell(r[f"{side} {g}"]) for g in ("0-4", "5-9", "cold") for side in ("test", "ref")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

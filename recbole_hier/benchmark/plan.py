@@ -248,6 +248,10 @@ class Plan:
     def model_class(self, name):
         return self.models[name].get("model", name)
 
+    def variants(self, name):
+        """The other models of the suite that run ``name``'s model class (its ablations and levers)."""
+        return [n for n in self.models if n != name and self.model_class(n) == self.model_class(name)]
+
     def own_grid(self, name):
         """The grid ``name`` is tuned over, or None (untuned, or borrowing another model's choice)."""
         tune = self.models[name].get("tune", True)

@@ -20,13 +20,6 @@ def _fmt(mean, std, digits=4, spread=True):
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if spread else f"{mean:.{digits}f}"
 
 
-def _p(value):
-    if value is None:
-        return "n/a"
-    # a Wilcoxon p-value below the float range underflows to 0; say so rather than print "0"
-    return "< 1e-300" if value == 0 else f"{value:.3g}"
-
-
 def devices_of(run):
     """Where ``run`` trained, every process of a resumed run included."""
     return {segment["device"] for segment in run["segments"]}
@@ -86,7 +79,7 @@ def verdict(reference, best, unfinished, min_seeds):
     for test in ("p seeds", "p users"):
         p = best.get(test)
         if p is None or not p < SIGNIFICANCE:
-            reasons.append(f"{test} {_p(p)} is not below {SIGNIFICANCE}")
+            reasons.append(f"{test} {stats.format_p(p)} is not below {SIGNIFICANCE}")
     return not reasons, reasons
 
 
@@ -117,7 +110,7 @@ def _verdict_lines(plan, store, dataset, rows):
     return [f"Verdict: best {'finished ' if unfinished else ''}baseline by mean test NDCG@10 is {best['model']} "
             f"({theirs:.4f}; by seed {_by_seed(best)}); {reference} {ours:.4f} ({(ours - theirs) / theirs:+.1%}; "
             f"by seed {_by_seed(ref)}), seeds {len(ref['seeds'])} vs {len(best['seeds'])}, "
-            f"p seeds {_p(best.get('p seeds'))}, p users {_p(best.get('p users'))}: "
+            f"p seeds {stats.format_p(best.get('p seeds'))}, p users {stats.format_p(best.get('p users'))}: "
             + (f"a win (rule: {rule})." if won else f"not a win ({'; '.join(reasons)}; rule: {rule})."), ""]
 
 
@@ -145,26 +138,14 @@ def _ablation_lines(plan, dataset, runs):
     """Each variant of the reference model against the reference at the same seeds."""
     reference = plan.reference
     here = [r for r in runs if r["dataset"] == dataset]
-    ref = {r["seed"]: r for r in here if r["name"] == reference}
-    if not ref:
-        return []
-    variants = [name for name in plan.models if name != reference
-                and any(r["name"] == name and r["model"] == ref[min(ref)]["model"] for r in here)]
-    if not variants:
+    rows = stats.variants_against_reference(here, reference, plan.variants(reference), validation_score)
+    if not rows:
         return []
     lines = ["Ablations (test NDCG@10 at the seeds both ran; p users: Wilcoxon over test users):", "",
              f"| variant | seeds | variant | {reference} | change | p users |", "|---|---|---|---|---|---|"]
-    for name in variants:
-        mine = {r["seed"]: r for r in here if r["name"] == name and r["seed"] in ref}
-        if not mine:
-            continue
-        seeds = sorted(mine)
-        ours = sum(mine[s]["test"]["ndcg@10"] for s in seeds) / len(seeds)
-        base = sum(ref[s]["test"]["ndcg@10"] for s in seeds) / len(seeds)
-        p = stats.paired_user_test(stats.per_user_mean([ref[s] for s in seeds]),
-                                   stats.per_user_mean([mine[s] for s in seeds]))
-        lines.append(f"| {name} | {','.join(map(str, seeds))} | {ours:.4f} | {base:.4f} | "
-                     f"{(ours - base) / base:+.1%} | {_p(p)} |")
+    for row in rows:
+        lines.append(f"| {row['name']} | {','.join(map(str, row['seeds']))} | {row['test']:.4f} | "
+                     f"{row['test ref']:.4f} | {row['change']:+.1%} | {stats.format_p(row['p users'])} |")
     return lines + [""]
 
 
@@ -223,7 +204,7 @@ def write_markdown(plan, store, rows, seeded, grid, path):
             for col in columns + [valid_col]:
                 text = _fmt(*r[col], spread=spread)
                 cells.append(f"**{text}**" if r[col][0] == _best(rows, dataset, col) else text)
-            cells += [_p(r.get("p seeds")), _p(r.get("p users"))]
+            cells += [stats.format_p(r.get("p seeds")), stats.format_p(r.get("p users"))]
             cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
             cells.append(r["device"])
             lines.append("| " + " | ".join(cells) + " |")
@@ -244,8 +225,7 @@ def _cold_lines(plan, dataset, runs):
     if any(set(r["cold_items"]) != cold for r in runs):
         raise ValueError(f"{dataset}: runs of this suite held out different cold items; rerun them with one "
                          "cold_item_seed and cold_item_ratio")
-    groups = {u: "cold" if t in cold else "warm" for u, t in zip(runs[0]["per_user"]["user"],
-                                                                  runs[0]["per_user"]["target"])}
+    groups = stats.target_groups(runs[0], "cold")
     n = {g: sum(v == g for v in groups.values()) for g in ("cold", "warm")}
     lines = [f"Cold-item protocol: {len(cold)} items held out of training (cold_item_ratio). Test metrics "
              "over seeds on targets that are cold items and on the others:", "",
@@ -269,25 +249,14 @@ def _breakdown_lines(plan, dataset, runs):
     if not ref:
         return []
     ref = min(ref, key=lambda r: r["seed"])
-    item_bucket = stats.popularity_bucket_of_items(ref["train_item_counts"])
-    users = ref["per_user"]
-    popularity = {u: item_bucket.get(t, "tail") for u, t in zip(users["user"], users["target"])}
-    # the whole history where the record has it; older records hold the model's window only
-    full = "history_length_full" in users
-    lengths = users["history_length_full"] if full else users["history_length"]
-    history = {u: stats.history_bucket(n) for u, n in zip(users["user"], lengths)}
-    counts = ref["train_item_counts"]
-    target_count = {u: stats.range_bucket(counts.get(t, 0), stats.TARGET_COUNT_BUCKETS)
-                    for u, t in zip(users["user"], users["target"])}
+    full = "history_length_full" in ref["per_user"]
+    titles = {"popularity": "target-item popularity (train interactions; head = top 20% of items, torso = next 30%)",
+              "train interactions": "the target item's train interactions",
+              "history length": "history length" + (" (interactions before the target)" if full
+                                                     else " (steps the model reads)")}
     lines = []
-    for title, groups, order in (
-        ("target-item popularity (train interactions; head = top 20% of items, torso = next 30%)",
-         popularity, [b for b, _ in stats.POPULARITY_BUCKETS]),
-        ("the target item's train interactions", target_count,
-         [stats.range_bucket(low, stats.TARGET_COUNT_BUCKETS) for low, _ in stats.TARGET_COUNT_BUCKETS]),
-        ("history length" + (" (interactions before the target)" if full else " (steps the model reads)"),
-         history, [stats.history_bucket(low) for low, _ in stats.HISTORY_BUCKETS]),
-    ):
+    for by, title in titles.items():
+        groups, order = stats.target_groups(ref, by), stats.group_order(by)
         table = {}
         for name in plan.models:
             model_runs = [r for r in runs if r["dataset"] == dataset and r["name"] == name]

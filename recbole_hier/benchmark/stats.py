@@ -86,3 +86,76 @@ def breakdown(user_values, user_groups):
             sums[group] = sums.get(group, 0.0) + user_values[user]
             counts[group] = counts.get(group, 0) + 1
     return {g: (sums[g] / counts[g], counts[g]) for g in sums}
+
+
+def format_p(value):
+    """A p-value for a table: ``n/a`` when untested; a Wilcoxon p-value below the float
+    range underflows to 0, which is said rather than printed as "0"."""
+    if value is None:
+        return "n/a"
+    return "< 1e-300" if value == 0 else f"{value:.3g}"
+
+
+# the ways a test user is grouped by its target or its history (every table uses these)
+GROUPINGS = ("popularity", "train interactions", "history length", "cold")
+
+
+def target_groups(record, by):
+    """``{user: group}`` of one run ``record`` (with per-user targets), ``by`` one of
+    :data:`GROUPINGS`: the target's head/torso/tail share of training interactions, its
+    number of training interactions (:data:`TARGET_COUNT_BUCKETS`), the user's history
+    length (the whole history where the record has it, else the model's window), or
+    whether the target was held out of training (``cold``/``warm``; {} without the
+    cold-item protocol)."""
+    users = record["per_user"]
+    if by == "history length":
+        lengths = users.get("history_length_full", users["history_length"])
+        return {u: history_bucket(n) for u, n in zip(users["user"], lengths)}
+    if by == "cold":
+        cold = set(record.get("cold_items") or ())
+        return {u: "cold" if t in cold else "warm" for u, t in zip(users["user"], users["target"])} if cold else {}
+    counts = record["train_item_counts"]
+    if by == "popularity":
+        buckets = popularity_bucket_of_items(counts)
+        return {u: buckets.get(t, "tail") for u, t in zip(users["user"], users["target"])}
+    if by == "train interactions":
+        return {u: range_bucket(counts.get(t, 0), TARGET_COUNT_BUCKETS) for u, t in zip(users["user"], users["target"])}
+    raise ValueError(f"target_groups: by must be one of {GROUPINGS}, got {by!r}")
+
+
+def group_order(by):
+    """The groups of :func:`target_groups` ``by``, in table order."""
+    if by == "history length":
+        return [history_bucket(low) for low, _ in HISTORY_BUCKETS]
+    if by == "popularity":
+        return [name for name, _ in POPULARITY_BUCKETS]
+    if by == "train interactions":
+        return [range_bucket(low, TARGET_COUNT_BUCKETS) for low, _ in TARGET_COUNT_BUCKETS]
+    return ["cold", "warm"]
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def variants_against_reference(runs, reference, variants, valid_score):
+    """For each name in ``variants`` with seeds in common with ``reference`` (runs of one
+    dataset): the seeds, mean validation (``valid_score(record)``) and test NDCG@10 of both,
+    the change on test and the Wilcoxon p over test users, at the seeds both ran; with the
+    runs of each side (``runs``, ``reference runs``) for breakdowns."""
+    ref = {r["seed"]: r for r in runs if r["name"] == reference}
+    rows = []
+    for name in variants:
+        mine = {r["seed"]: r for r in runs if r["name"] == name and r["seed"] in ref}
+        if not mine:
+            continue
+        seeds = sorted(mine)
+        lever, base = [mine[s] for s in seeds], [ref[s] for s in seeds]
+        test, test_ref = _mean([r["test"]["ndcg@10"] for r in lever]), _mean([r["test"]["ndcg@10"] for r in base])
+        rows.append({"name": name, "seeds": seeds, "runs": lever, "reference runs": base,
+                     "valid": _mean([valid_score(r) for r in lever]),
+                     "valid ref": _mean([valid_score(r) for r in base]),
+                     "test": test, "test ref": test_ref, "change": (test - test_ref) / test_ref,
+                     "p users": paired_user_test(per_user_mean(base), per_user_mean(lever))})
+    return rows
