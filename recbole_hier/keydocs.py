@@ -19,7 +19,7 @@ KEYS_DOC = os.path.join(REPO, "docs", "keys.md")
 _INTRO = """\
 # Configuration keys
 
-Generated from the declarations (`recbole_hier/model/*_keys.py`) by
+Generated from the declarations (`recbole_hier/model/{hierrec,baselines}/keys.py`, `text_keys.py`) by
 `python -m recbole_hier.keydocs`, with each model's `recbole_hier/properties/model/<Model>.yaml`;
 edit the declaration, not this file. Every key has a type and, where it matters, a range; a
 run checks them all before it reads any data (booleans accept `true/false`, `yes/no`, `1/0`),

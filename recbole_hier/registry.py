@@ -37,9 +37,9 @@ _RECBOLE_EXLIB_MODELS = {"LightGBM": "lightgbm", "XGBoost": "xgboost"}
 
 def plugin_models():
     """Models this package adds: name -> class."""
-    from recbole_hier.model.hierrec import HierRec
-    from recbole_hier.model.sasrec_text import SASRecText
-    from recbole_hier.model.unisrec import UniSRec
+    from recbole_hier.model.hierrec.model import HierRec
+    from recbole_hier.model.baselines.sasrec_text import SASRecText
+    from recbole_hier.model.baselines.unisrec import UniSRec
 
     return {model.__name__: model for model in (HierRec, SASRecText, UniSRec)}
 

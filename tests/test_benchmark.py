@@ -267,6 +267,12 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         assert list(stored["frozen"]) == ["items.text"] and stored["frozen"]["items.text"].shape[1] == 8
         assert "items.text" not in stored["state_dict"] and "items.adaptor.weight" in stored["state_dict"]
         assert "optimizer" in stored and "optimizer" not in stored["best"]  # training resumes from the former
+        # the leaderboard says where a part-way run stands, from its saved progress
+        from recbole_hier.benchmark.report import _part_way_lines
+
+        table = "\n".join(_part_way_lines(Plan.load(path), RunStore(paused_dir), "tiny"))
+        done = len(stored["epoch_seconds"])
+        assert f"| {spec.key} | {done} | {stored['best_valid_score']:.4f} | {stored['cur_step']} |" in table
     kept_dir = str(tmp_path / "checkpoints")
     assert run_one(spec, RunStore(paused_dir, kept_dir)) == (os.path.join(paused_dir, spec.key + ".json"),
                                                              "ran (resumed)")

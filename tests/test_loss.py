@@ -4,10 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recbole_hier.model.loss import MultiTaskLoss, _FullSoftmaxCE
+from recbole_hier.model.hierrec.loss import MultiTaskLoss
+from recbole_hier.model.softmax import _FullSoftmaxCE
 from recbole_hier.model.score import ItemScorer
 from recbole_hier.model.softmax import FullSoftmax
-from recbole_hier.model.vae import kl_to_standard_normal
+from recbole_hier.model.hierrec.vae import kl_to_standard_normal
 
 
 def separate_parts(loss, users, z, mu, logvar, items, target, beta):

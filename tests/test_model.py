@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from recbole.data.interaction import Interaction
 
-from recbole_hier.model.levels import MultiScaleLevel
+from recbole_hier.model.hierrec.levels import MultiScaleLevel
 from recbole_hier.model.score import ItemScorer
-from recbole_hier.model.vae import kl_to_standard_normal
+from recbole_hier.model.hierrec.vae import kl_to_standard_normal
 
 
 def first_batch(data):
@@ -216,7 +216,7 @@ def test_bilstm_level_equals_a_packed_bilstm():
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    from recbole_hier.model.levels import SequentialLevel
+    from recbole_hier.model.hierrec.levels import SequentialLevel
 
     torch.manual_seed(0)
     level = SequentialLevel(hidden_size=8, num_layers=2, dropout=0.0).eval()
@@ -235,7 +235,7 @@ def test_bilstm_level_equals_a_packed_bilstm():
 def test_bilstm_level_runs_in_float32_under_cpu_autocast():
     """CPU autocast (enable_amp) must not hand the LSTMs bfloat16: oneDNN lacks that
     kernel on CPUs without AVX-512; in float32 the level computes what it does without it."""
-    from recbole_hier.model.levels import SequentialLevel
+    from recbole_hier.model.hierrec.levels import SequentialLevel
 
     torch.manual_seed(0)
     level = SequentialLevel(hidden_size=8, num_layers=2, dropout=0.0).eval()
@@ -247,7 +247,7 @@ def test_bilstm_level_runs_in_float32_under_cpu_autocast():
 
 
 def test_the_attention_level_is_causal():
-    from recbole_hier.model.levels import AttentionLevel
+    from recbole_hier.model.hierrec.levels import AttentionLevel
 
     torch.manual_seed(0)
     level = AttentionLevel(16, 2, 2, 0.0).eval()

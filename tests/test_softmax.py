@@ -7,9 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recbole_hier.model.loss import next_item_ce
 from recbole_hier.model.score import ItemScorer
-from recbole_hier.model.softmax import SampledSoftmax, sampled_next_item_ce
+from recbole_hier.model.softmax import SampledSoftmax, next_item_ce, sampled_next_item_ce
 from tests.test_model import first_batch
 
 

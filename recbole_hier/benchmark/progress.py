@@ -224,3 +224,17 @@ def peak_memory_mb(device):
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def progress_summary(progress_dir):
+    """Where a part-way run stands, from its ``last.pth``: epochs done, the best validation
+    score so far and how many validations ago, the mean training seconds per epoch; None
+    without saved progress."""
+    path = os.path.join(progress_dir, "last.pth")
+    if not os.path.isfile(path):
+        return None
+    state = load_checkpoint(path)
+    seconds = state.get("epoch_seconds") or []
+    return {"epochs": len(seconds), "best_valid": float(state["best_valid_score"]),
+            "since_best": int(state["cur_step"]),
+            "epoch_seconds": float(np.mean(seconds)) if len(seconds) else None}

@@ -191,7 +191,8 @@ def write_markdown(plan, store, rows, seeded, grid, path):
         data_rows = [r for r in rows if r["dataset"] == dataset]
         if not data_rows:
             lines += ([f"## {dataset}", "", "No finished seeded runs yet.", ""]
-                      + _tuning_lines(plan, store, dataset, grid) + _cap_lines(dataset, grid))
+                      + _tuning_lines(plan, store, dataset, grid) + _cap_lines(dataset, grid)
+                      + _part_way_lines(plan, store, dataset))
             continue
         valid_col = next(k for k in data_rows[0] if k.startswith("valid "))
         header = ["model", "seeds", "test ndcg@10 by seed"] + columns + [
@@ -209,10 +210,27 @@ def write_markdown(plan, store, rows, seeded, grid, path):
             cells.append(r["device"])
             lines.append("| " + " | ".join(cells) + " |")
         lines += ([""] + _verdict_lines(plan, store, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
-                  + _cap_lines(dataset, list(seeded) + list(grid))
+                  + _cap_lines(dataset, list(seeded) + list(grid)) + _part_way_lines(plan, store, dataset)
                   + _ablation_lines(plan, dataset, runs) + _cold_lines(plan, dataset, runs)
                   + _breakdown_lines(plan, dataset, runs) + [""])
     write_text(path, "\n".join(lines) + "\n")
+
+
+def _part_way_lines(plan, store, dataset):
+    """Runs of ``dataset`` stopped part-way (paused or cut), from their saved progress."""
+    from recbole_hier.benchmark.progress import progress_summary
+
+    keys = [spec.key for d, n in plan.cells([dataset]) for spec in plan.grid_runs(d, n) + plan.seeded_runs(d, n)]
+    found = [(key, progress_summary(store.progress_dir(key))) for key in sorted(set(keys) & set(store.part_way()))]
+    found = [(key, s) for key, s in found if s is not None]
+    if not found:
+        return []
+    lines = ["Part-way (resumed by a rerun; figures from each run's saved progress, not results):", "",
+             "| run | epochs done | best valid so far | validations since | s/epoch |", "|---|---|---|---|---|"]
+    for key, s in found:
+        seconds = "n/a" if s["epoch_seconds"] is None else f"{s['epoch_seconds']:.1f}"
+        lines.append(f"| {key} | {s['epochs']} | {s['best_valid']:.4f} | {s['since_best']} | {seconds} |")
+    return lines + [""]
 
 
 def _cold_lines(plan, dataset, runs):
@@ -324,10 +342,15 @@ def write_plot(plan, rows, runs, path):
 
 
 def write_all(plan, store, out_dir):
-    """The four leaderboard files from ``store``'s runs that match ``plan``; {} when none."""
+    """The four leaderboard files from ``store``'s runs that match ``plan``; only the .md
+    (where runs stand) while no run has finished but some are part-way; {} when neither."""
     seeded, grid = plan.stored(store)
     if not seeded and not grid:
-        return {}
+        if not store.part_way():
+            return {}
+        path = os.path.join(out_dir, "leaderboard.md")
+        write_markdown(plan, store, [], [], [], path)
+        return {"md": path}
     runs = [r for _, r in seeded]
     rows = summarise(plan, runs)
     paths = {name: os.path.join(out_dir, f"leaderboard.{name}") for name in ("md", "csv", "json", "png")}

@@ -1,6 +1,7 @@
 """The training softmax over the catalogue: full, or sampled with the logQ correction.
 
-``softmax: full`` is the fused cross-entropy over every item (``loss.next_item_ce``).
+``softmax: full`` is the fused cross-entropy over every item (:func:`next_item_ce`: one
+``[M N]`` buffer holds the scores and then their gradient).
 ``softmax: sampled`` scores each row's target and ``num_negatives`` items drawn once per
 batch (shared by its rows), so a step's cost no longer grows with the catalogue::
 
@@ -23,9 +24,56 @@ drawn. The sampling tables stay off the model's state (no checkpoint or DDP traf
 
 import torch
 
-from recbole_hier.model.loss import next_item_ce
 
 SAMPLINGS = ("popularity", "uniform", "in_batch")
+
+
+class _FullSoftmaxCE(torch.autograd.Function):
+    """``CE(users @ items^T, target)`` per row, holding one ``[M N]`` buffer from forward
+    to backward: the scores, turned into the gradient in place. Autograd's own
+    cross-entropy keeps the log-probabilities and allocates two more ``[M N]`` tensors
+    in backward; at a large catalogue those copies are most of a step's memory."""
+
+    ROWS = 1024  # logsumexp in row slices, so its temporary is [1024 N], not [M N]
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")  # backward under the same autocast state as forward
+    def forward(ctx, users, items, target, excluded):
+        scores = (users @ items.t()).float()  # [M N]
+        if excluded is not None:
+            scores.index_fill_(1, excluded, -torch.inf)
+        lse = torch.cat([torch.logsumexp(scores[i:i + _FullSoftmaxCE.ROWS], dim=1)
+                         for i in range(0, len(scores), _FullSoftmaxCE.ROWS)])  # [M]
+        loss = lse - scores.gather(1, target[:, None]).squeeze(1)  # [M]
+        ctx.save_for_backward(users, items, target, scores, lse)
+        ctx.used = False
+        return loss
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, grad_loss):
+        if ctx.used:  # the buffer became the gradient the first time
+            raise RuntimeError("the fused next-item loss can be differentiated once per forward")
+        ctx.used = True
+        users, items, target, scores, lse = ctx.saved_tensors
+        grad = scores.sub_(lse[:, None]).exp_()  # softmax  [M N]
+        grad[torch.arange(len(grad), device=grad.device), target] -= 1.0
+        grad = grad.mul_(grad_loss[:, None])  # float32; the products below autocast like forward's
+        grad_users = grad @ items if ctx.needs_input_grad[0] else None  # [M H]
+        grad_items = grad.t() @ users if ctx.needs_input_grad[1] else None  # [N H]
+        return grad_users, grad_items, None, None
+
+
+def next_item_ce(scorer, users, item_table, target, excluded=None):
+    """Full-softmax next-item cross-entropy of each of K heads against one item table:
+    ``K x [B H]``, ``[N H]``, target ``[B]`` -> ``[K]`` (mean over the batch per head);
+    ``excluded`` items (ids ``[C]``) are left out of every softmax."""
+    k = len(users)
+    stacked = scorer.user_side(torch.cat(users))  # [K*B H]
+    items = scorer.item_side(item_table)  # [N H]
+    excluded = None if excluded is None else excluded.to(items.device)
+    ce = _FullSoftmaxCE.apply(stacked, items, target.repeat(k), excluded)  # [K*B]
+    return ce.view(k, -1).mean(dim=1)  # [K]
 
 
 def sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected):

@@ -1,7 +1,7 @@
 """Keys every text-aware model here shares: the language model and its text tables,
 behaviour text, and the item representation over them (``items.py``).
 
-Each model's key set (``hierrec_keys.py``, ``text_baseline_keys.py``) lists these first, so
+Each model's key set (``hierrec/keys.py``, ``baselines/keys.py``) lists these first, so
 the same key means the same thing, with the same default, in every model.
 """
 

@@ -19,9 +19,9 @@ default, mean-pooled) instead of BERT's [CLS] vector, and the hidden size is SAS
 
 import torch.nn.functional as F
 
-from recbole_hier.model.sasrec_text import SASRecText
+from recbole_hier.model.baselines.sasrec_text import SASRecText
 from recbole_hier.model.score import ItemScorer
-from recbole_hier.model.text_baseline_keys import UNISREC_KEYS
+from recbole_hier.model.baselines.keys import UNISREC_KEYS
 
 
 class UniSRec(SASRecText):

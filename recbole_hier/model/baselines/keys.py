@@ -31,7 +31,7 @@ def _full_softmax(config, owner):
 def _header(name):
     return (f"# {name} defaults, over RecBole's SASRec.yaml (loaded after RecBole's internal files;\n"
             "# dataset YAML, config files, config_dict and the command line override them).\n"
-            "# Rendered from recbole_hier/model/text_baseline_keys.py: edit the declaration there.")
+            "# Rendered from recbole_hier/model/baselines/keys.py: edit the declaration there.")
 
 
 def _default(keys, **defaults):

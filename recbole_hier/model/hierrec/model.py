@@ -16,10 +16,10 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
 from recbole_hier.data.dataset import HierRecDataset
-from recbole_hier.model.aux import build_aux_targets
-from recbole_hier.model.hierrec_keys import HIERREC_KEYS
+from recbole_hier.model.hierrec.aux import build_aux_targets
+from recbole_hier.model.hierrec.keys import HIERREC_KEYS
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
-from recbole_hier.model.levels import (
+from recbole_hier.model.hierrec.levels import (
     AttentionLevel,
     MultiScaleLevel,
     Readout,
@@ -27,10 +27,10 @@ from recbole_hier.model.levels import (
     SequentialLevel,
     gather_last,
 )
-from recbole_hier.model.loss import MultiTaskLoss
+from recbole_hier.model.hierrec.loss import MultiTaskLoss
 from recbole_hier.model.softmax import build_softmax
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
-from recbole_hier.model.vae import VAEHead
+from recbole_hier.model.hierrec.vae import VAEHead
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 from recbole_hier.trainer import HierRecTrainer
 
@@ -47,7 +47,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
 
-        # load parameters info (typed and range-checked by Config: see hierrec_keys.py)
+        # load parameters info (typed and range-checked by Config: see keys.py)
         self.hidden_size = config["hidden_size"]
         self.item_repr = config["item_repr"]
         self.level_kinds = list(config["levels"])

@@ -20,7 +20,7 @@ from recbole_hier.data.dataset import HierRecDataset
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.softmax import build_softmax
-from recbole_hier.model.text_baseline_keys import SASRECTEXT_KEYS
+from recbole_hier.model.baselines.keys import SASRECTEXT_KEYS
 
 
 class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):

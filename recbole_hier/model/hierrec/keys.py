@@ -55,7 +55,7 @@ def _no_negative_sampling(config, owner):
 HEADER = """\
 # HierRec defaults (loaded after RecBole's internal files; dataset YAML, config
 # files, config_dict and the command line override them, in that order).
-# Rendered from recbole_hier/model/hierrec_keys.py: edit the declaration there."""
+# Rendered from recbole_hier/model/hierrec/keys.py: edit the declaration there."""
 
 HIERREC_KEYS = KeySet("HierRec", [
     *TEXT_TABLE_KEYS,
