@@ -1,4 +1,4 @@
-"""HierRecDataset: RecBole's SequentialDataset plus HierRec's frozen text tables."""
+"""TextSequentialDataset: RecBole's SequentialDataset plus the text-aware models' text tables."""
 
 import os
 import time
@@ -10,8 +10,8 @@ from recbole_hier.text.behavior import BEHAVIOR_FIELD, BehaviorTextSpec
 from recbole_hier.text.tables import build_behavior_text_table, build_item_text_table
 
 
-class HierRecDataset(SequentialDataset):
-    """Adds the text tables HierRec reads, aligned to RecBole's internal ids.
+class TextSequentialDataset(SequentialDataset):
+    """Adds the text tables HierRec, SASRecText and UniSRec read, aligned to RecBole's internal ids.
 
     * ``item_text_table``: ``[item_num D]``, row 0 = ``[PAD]`` = zeros (``None``
       with ``item_repr: id``);

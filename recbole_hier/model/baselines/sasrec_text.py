@@ -16,7 +16,7 @@ without (much) training can be scored by their text as HierRec's are (``cold_sco
 
 from recbole.model.sequential_recommender.sasrec import SASRec
 
-from recbole_hier.data.dataset import HierRecDataset
+from recbole_hier.data.dataset import TextSequentialDataset
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.softmax import build_softmax
@@ -24,7 +24,7 @@ from recbole_hier.model.baselines.keys import SASRECTEXT_KEYS
 
 
 class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
-    dataset_class = HierRecDataset  # builds the frozen item text table
+    dataset_class = TextSequentialDataset  # builds the frozen item text table
     config_keys = SASRECTEXT_KEYS
 
     def __init__(self, config, dataset):

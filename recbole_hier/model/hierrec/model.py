@@ -15,7 +15,7 @@ import torch
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
-from recbole_hier.data.dataset import HierRecDataset
+from recbole_hier.data.dataset import TextSequentialDataset
 from recbole_hier.model.hierrec.aux import build_aux_targets
 from recbole_hier.model.hierrec.keys import HIERREC_KEYS
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
@@ -40,7 +40,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
     ``forward`` returns one user vector ``[B H]`` per level (I1 first, top last).
     """
 
-    dataset_class = HierRecDataset  # builds the frozen text tables the model reads
+    dataset_class = TextSequentialDataset  # builds the frozen text tables the model reads
     trainer_class = HierRecTrainer  # anneals the VAE's KL weight
     config_keys = HIERREC_KEYS  # types, defaults, allowed values; Config validates them
 
