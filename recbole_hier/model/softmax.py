@@ -16,13 +16,16 @@ item drawn once the loss is the full softmax's exactly (a test checks it).
 
 ``negative_sampling``: ``popularity`` (q proportional to 1 + the item's training
 interactions: the add-one keeps every item of the catalogue in reach, as under the full
-softmax), ``uniform``, or ``in_batch`` (the batch's own targets as negatives; they are
-draws of the training target distribution, so q is each item's training frequency).
+softmax), ``uniform``, or ``in_batch`` (the batch's own targets as negatives; they are,
+near enough, draws of the training target distribution, so q is each item's training
+frequency).
 Padding (id 0) and the items left out of training (the cold-item protocol) are never
 drawn. The sampling tables stay off the model's state (no checkpoint or DDP traffic).
 """
 
 import torch
+
+from recbole_hier.model.items import train_counts
 
 
 SAMPLINGS = ("popularity", "uniform", "in_batch")
@@ -122,7 +125,7 @@ class SampledSoftmax:
             counts = torch.ones_like(counts)
         counts[0] = 0.0  # padding is never drawn
         self._weights = counts
-        self._q = {}  # device -> (q, log q), built on first use
+        self._q = {}  # device -> q, built on first use
 
     def exclude(self, item_ids):
         """Never draw ``item_ids`` (their training interactions are left out)."""
@@ -154,6 +157,4 @@ def build_softmax(config, dataset):
     """The training softmax of ``config`` (keys ``softmax``, ``num_negatives``, ``negative_sampling``)."""
     if config["softmax"] == "full":
         return FullSoftmax()
-    from recbole_hier.model.items import train_counts
-
     return SampledSoftmax(config["negative_sampling"], config["num_negatives"], train_counts(dataset))
