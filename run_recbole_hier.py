@@ -17,6 +17,19 @@ is the same as ``python -m recbole_hier.benchmark --suite ...`` (its other flags
 import argparse
 
 
+def _add_scoring_arguments(parser):
+    """--score_levels, --id_fill, ..., --text_mix_count: the scoring keys (model/scoring.py), typed and
+    documented by their declarations; unset, the checkpoint's own value stands."""
+    from recbole_hier.model.hierrec.keys import HIERREC_KEYS
+    from recbole_hier.model.scoring import SCORING_KEYS
+
+    for name in SCORING_KEYS:
+        key = HIERREC_KEYS[name]
+        parser.add_argument(f"--{name}", default=None, choices=key.choices,
+                            type={"int": int, "float": float}.get(key.kind, str),
+                            help=f"{key.doc} (with --recommend, unset: the checkpoint's)")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", "-m", default="HierRec", help="model name (default HierRec)")
@@ -41,17 +54,7 @@ def parse_args(argv=None):
     parser.add_argument("--history", default=None, help="a new user's items, oldest first (a,b,c)")
     parser.add_argument("--history_file", default=None, help="file of new users: label<TAB>item,item,... a line")
     parser.add_argument("--new_items", default=None, help=".item file of items to rank beside the trained ones")
-    parser.add_argument("--id_fill", default=None, choices=["none", "neighbours"],
-                        help="new items' ID part: none (text alone) or their text neighbours' (default: the model's)")
-    parser.add_argument("--id_fill_k", type=int, default=None, help="neighbours mixed by --id_fill=neighbours")
-    parser.add_argument("--cold_score", default=None, choices=["vector", "calibrated"],
-                        help="HierRec, SASRecText: new items scored by their vector or by their text on the model's scale "
-                             "(default: the model's)")
-    parser.add_argument("--cold_score_temperature", type=float, default=None,
-                        help="temperature of --cold_score=calibrated (smaller: new items rank higher)")
-    parser.add_argument("--text_mix_count", type=float, default=None,
-                        help="with --cold_score=calibrated: rank items with few training interactions "
-                             "by their text too (see the key text_mix_count; default: the model's)")
+    _add_scoring_arguments(parser)
     parser.add_argument("--item_fields", default="", help="item fields to add to each row (e.g. title)")
     parser.add_argument("--topk", type=int, default=10, help="items per user")
     parser.add_argument("--exclude_seen", default="true", help="drop items in the user's history (true/false)")
@@ -70,6 +73,11 @@ def parse_args(argv=None):
             parser.error(f"--exclude_seen must be true or false, got {args.exclude_seen!r}")
         if unknown:
             parser.error(f"--recommend takes no config overrides (the checkpoint holds its config): {unknown}")
+    else:  # training: a scoring key is a config key like any other
+        from recbole_hier.model.scoring import SCORING_KEYS
+
+        unknown = [f"--{name}={getattr(args, name)}" for name in SCORING_KEYS
+                   if getattr(args, name) is not None] + unknown
     for arg in unknown:
         if not arg.startswith("--") or "=" not in arg:
             parser.error(f"unrecognised argument {arg!r}: config overrides look like --key=value")
@@ -122,6 +130,7 @@ def _recommend(args):
         recommend,
         write_recommendations,
     )
+    from recbole_hier.model.scoring import SCORING_KEYS, ScoringSetting
 
     check_output(args.output)
     users = read_users(args.users, args.users_file)
@@ -133,8 +142,7 @@ def _recommend(args):
     start = time.perf_counter()
     rows = recommend(args.model_file, users, args.topk, str(args.exclude_seen).lower() in ("true", "yes", "1"),
                      histories=histories, new_items=args.new_items, item_fields=item_fields,
-                     id_fill=args.id_fill, id_fill_k=args.id_fill_k, cold_score=args.cold_score,
-                     cold_score_temperature=args.cold_score_temperature, text_mix_count=args.text_mix_count)
+                     scoring=ScoringSetting(**{name: getattr(args, name) for name in SCORING_KEYS}))
     seconds = time.perf_counter() - start
     write_recommendations(rows, args.output, item_fields)
     n_users = len({row[0] for row in rows})

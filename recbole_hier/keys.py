@@ -9,6 +9,7 @@ README's key table are rendered from the same declaration (:meth:`KeySet.yaml`,
 :meth:`KeySet.markdown`); a test checks that the files on disk equal them.
 """
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ class Key:
     """One configuration key.
 
     ``kind``: one of ``str int float bool list dict``; ``choices``: the allowed values
-    (of a list's entries, for a list); ``low`` / ``high``: bounds of a number, open
+    (of a list's entries, for a list; for a number, words allowed beside it, e.g. ``all``);
+    ``low`` / ``high``: bounds of a number, open
     where ``low_open`` / ``high_open``; ``nullable``: ``~`` is allowed.
     """
 
@@ -44,6 +46,9 @@ class Key:
 
     def range_text(self):
         """``Range in [...]`` as RecBole's YAMLs write it, or '' when unconstrained."""
+        if self.choices is not None and self.kind in ("int", "float"):
+            numbers = dataclasses.replace(self, choices=None).range_text()
+            return f"{numbers or 'a number'} or {' or '.join(self.choices)}"
         if self.choices is not None:
             return f"Range in {list(self.choices)}"
         if self.low is None and self.high is None:
@@ -67,6 +72,8 @@ class Key:
                 raise self._error(owner, value, "must be a boolean: true/false, yes/no or 1/0")
             return value
         if self.kind in ("int", "float"):
+            if self.choices is not None and value in self.choices:
+                return value
             value = self._number(value, owner)
             out_of_range = ((self.low is not None and (value < self.low or (self.low_open and value == self.low)))
                             or (self.high is not None and (value > self.high or (self.high_open and value == self.high))))

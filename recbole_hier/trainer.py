@@ -114,14 +114,33 @@ class DistributedFixesMixin:
         return super().evaluate(eval_data, load_best_model, model_file, show_progress)
 
 
+class LanguageModelGroupMixin:
+    """The trained language-model layers (``plm_train_layers``) get their own learning rate and
+    weight decay (``plm_learning_rate``, ``plm_weight_decay``) in the optimizer."""
+
+    def _build_optimizer(self, **kwargs):
+        items = getattr(self.model, "item_representation", None)
+        layers = items.language_model_parameters() if items is not None else []
+        if layers and "params" not in kwargs:
+            mine = {id(p) for p in layers}
+            kwargs["params"] = [
+                {"params": [p for p in self.model.parameters() if id(p) not in mine]},
+                {"params": layers, "lr": self.config["plm_learning_rate"],
+                 "weight_decay": self.config["plm_weight_decay"]},
+            ]
+        return super()._build_optimizer(**kwargs)
+
+
 def with_safe_checkpoints(trainer_class):
-    """``trainer_class`` with the checkpoint and distributed fixes in front of it."""
+    """``trainer_class`` with the checkpoint and distributed fixes (and the language model's
+    optimizer group) in front of it."""
     if issubclass(trainer_class, SafeCheckpointMixin):
         return trainer_class
-    return type(trainer_class.__name__, (SafeCheckpointMixin, DistributedFixesMixin, trainer_class), {})
+    return type(trainer_class.__name__,
+                (SafeCheckpointMixin, DistributedFixesMixin, LanguageModelGroupMixin, trainer_class), {})
 
 
-class HierRecTrainer(SafeCheckpointMixin, DistributedFixesMixin, Trainer):
+class HierRecTrainer(SafeCheckpointMixin, DistributedFixesMixin, LanguageModelGroupMixin, Trainer):
     """RecBole's trainer plus the KL-annealing hook of HierRec's VAE head.
 
     Before every optimisation step the model's KL weight is set to

@@ -283,10 +283,10 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
     # checkpoint survives the resumes and scores the test users as the record says
     assert sorted(os.listdir(whole_dir)) == [spec.key + ".json"]
     assert os.listdir(kept_dir) == [spec.key + ".pth"]
-    from recbole_hier.benchmark.rescoring import Rescorer
+    from recbole_hier.benchmark.rescore import score_checkpoint
 
-    rescored = Rescorer(os.path.join(kept_dir, spec.key + ".pth")).ndcg_per_user("test")
-    assert rescored.tolist() == pytest.approx(resumed["per_user"]["ndcg@10"])
+    rescored = score_checkpoint(os.path.join(kept_dir, spec.key + ".pth"), [])[0]["test"]
+    assert rescored == pytest.approx(resumed["per_user"]["ndcg@10"])
     assert whole["resumed_at_epochs"] == [] and resumed["resumed_at_epochs"] == [1, 2]
     # each process says what it ran on, from the epoch it started at
     assert [seg["from_epoch"] for seg in whole["segments"]] == [0]
@@ -594,7 +594,10 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
             record["cold_items"] = ["c1"]
             record["train_item_counts"] = {"r1": 1, "r2": 4, "p1": 7}
             store.write(spec.key, record)
-    rows = levers.main([str(path), "--results", str(tmp_path), "--out", str(tmp_path / "levers.md")])
+    (tmp_path / "levers.md").write_text("old table\n\n## Retired switches\nkept notes\n")
+    assert main(["--levers", str(tmp_path / "levers.md"), "--suite", str(path), "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "levers.md").read_text().endswith("\n## Retired switches\nkept notes\n")
+    rows = levers.write_levers([str(path)], str(tmp_path))
     assert [r["lever"] for r in rows] == ["M-x"]  # B is a baseline, not a lever
     row = rows[0]
     assert row["seeds"] == [2] and row["config"] == {"hidden_size": 1}

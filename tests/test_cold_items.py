@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from recbole_hier import pipeline
+from recbole_hier.model.scoring import ScoringSetting
 
 
 def _train_rows(train_data, config):
@@ -95,35 +96,6 @@ def test_id_fill_gives_cold_items_their_text_neighbours_id_part_when_scoring_onl
     assert torch.allclose(items(ids), table[ids], atol=1e-6)  # row gathering agrees with the table
 
 
-def test_the_cold_fill_script_scores_a_cold_protocol_checkpoint_under_each_fill(tiny_data, tiny_bert, tmp_path, capsys):
-    import os
-
-    from recbole_hier import run_recbole_hier as train
-    from recbole_hier.benchmark import cold_fill
-    from tests.conftest import PROTOCOL, tiny_config_dict
-
-    config = {**tiny_config_dict(tiny_data, tiny_bert, tmp_path), "n_layers": 1, "cold_item_ratio": 0.2}
-    model_file = train("SASRecText", "tiny", [PROTOCOL], config)["saved_model_file"]
-    rows = cold_fill.main([f"--model_file={model_file}", "--k", "1,3", "--temperature", "0.05"])
-    assert [(fill, k, t, split) for fill, k, t, split, _ in rows] == [
-        ("none", None, None, "valid"), ("none", None, None, "test"), ("neighbours", 1, 0.05, "valid"),
-        ("neighbours", 1, 0.05, "test"), ("neighbours", 3, 0.05, "valid"), ("neighbours", 3, 0.05, "test")]
-    none_valid, k1_valid = rows[0][4], rows[2][4]
-    assert none_valid["n_cold"] > 0 and none_valid["all"] > 0
-    assert none_valid["cold"] != k1_valid["cold"]  # a borrowed ID part moves the cold items' ranks
-    assert "| neighbours | 3 | 0.05 | test |" in capsys.readouterr().out
-    calibrated = cold_fill.evaluate_fills(model_file, [1], [0.05], [0.1])[-2:]  # SASRecText scores cold items by text too
-    assert [(fill, t, split) for fill, _, t, split, _ in calibrated] == [("calibrated", 0.1, "valid"),
-                                                                         ("calibrated", 0.1, "test")]
-    assert calibrated[0][4]["cold"] != none_valid["cold"] and calibrated[0][4]["n_cold"] == none_valid["n_cold"]
-    with pytest.raises(ValueError, match="--score_levels is a HierRec setting"):
-        cold_fill.evaluate_fills(model_file, [1], [0.05], score_levels="mean")
-    with pytest.raises(ValueError, match="cold-item protocol"):
-        plain = train("SASRecText", "tiny", [PROTOCOL], {**config, "cold_item_ratio": 0.0})["saved_model_file"]
-        cold_fill.evaluate_fills(plain, [1], [0.05])
-    assert os.path.exists(model_file)
-
-
 @pytest.mark.parametrize("key, value", [("item_bias", True), ("id_gate", "frequency"), ("align_loss_weight", 0.1),
                                         ("behavior_fusion", "concat")])
 def test_a_retired_switch_is_refused_with_where_its_measurement_is(make_config, key, value):
@@ -141,7 +113,7 @@ def test_calibrated_cold_scores_share_the_models_normalizer_over_trained_items(b
     model.eval()
     interaction = next(iter(test))[0]
     calibrated = model.full_sort_predict(interaction)
-    model.cold_score = "vector"
+    ScoringSetting(cold_score="vector").apply(model)
     plain = model.full_sort_predict(interaction)
     assert torch.equal(calibrated[:, known], plain[:, known])  # trained items keep their scores
     assert not torch.allclose(calibrated[:, cold], plain[:, cold])
@@ -156,7 +128,7 @@ def test_calibrated_cold_scores_share_the_models_normalizer_over_trained_items(b
     assert torch.allclose(torch.logsumexp(text[:, real] + shift[:, :1], 1), torch.logsumexp(plain[:, real], 1),
                           atol=1e-5)
     assert torch.allclose(calibrated_text_scores(plain, user, model.items.text_vectors(), known, 0.2), calibrated)
-    model.cold_score = "calibrated"
+    ScoringSetting(cold_score="calibrated").apply(model)
     ids = cold[torch.arange(len(interaction)) % len(cold)]  # pair scoring agrees with full ranking
     interaction[model.ITEM_ID] = ids
     assert torch.allclose(model.predict(interaction), calibrated.gather(1, ids[:, None]).squeeze(1))

@@ -10,6 +10,7 @@ from recbole.data.interaction import Interaction
 from recbole_hier.model.hierrec.levels import MultiScaleLevel
 from recbole_hier.model.score import ItemScorer
 from recbole_hier.model.hierrec.vae import kl_to_standard_normal
+from recbole_hier.model.scoring import ScoringSetting
 
 
 def first_batch(data):
@@ -295,16 +296,5 @@ def test_mean_scoring_ranks_by_the_mean_of_every_trained_heads_user_vector(built
         heads = users + [model.vae.mu(users[-1])]
         want = torch.stack(heads).mean(0) @ table.t()
         assert torch.allclose(model.full_sort_predict(inter), want, atol=1e-5)
-        model.score_levels = "top"
+        ScoringSetting(score_levels="top").apply(model)
         assert torch.allclose(model.full_sort_predict(inter), heads[-1] @ table.t(), atol=1e-5)
-
-
-def test_the_score_levels_script_ranks_a_checkpoint_both_ways(tiny_data, tiny_bert, tmp_path, capsys):
-    from recbole_hier import run_recbole_hier as train
-    from recbole_hier.benchmark import score_levels
-    from tests.conftest import PROTOCOL, tiny_config_dict
-
-    model_file = train("HierRec", "tiny", [PROTOCOL], tiny_config_dict(tiny_data, tiny_bert, tmp_path))["saved_model_file"]
-    results = score_levels.main([f"--model_file={model_file}"])
-    assert set(results) == {"top", "mean"} and results["top"] != results["mean"]
-    assert "| mean |" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import yaml
 import run_recbole_hier
 from recbole_hier import load_data_and_model
 from recbole_hier.recommend import Histories, RecommendError, Recommender, read_histories, read_users, recommend
+from recbole_hier.model.scoring import ScoringSetting
 from tests.conftest import tiny_config_dict
 
 
@@ -225,7 +226,7 @@ def test_the_speed_script_times_recommending_against_a_validation_pass(tiny_data
 def test_with_id_fill_a_new_copy_of_an_item_borrows_its_id_part_and_scores_as_it(trained, tiny_data, tmp_path):
     path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5")])
     rows = recommend(trained["HierRec"], users=["u1", "u2"], topk=45, exclude_seen=False, new_items=path,
-                     id_fill="neighbours", id_fill_k=1)
+                     scoring=ScoringSetting(id_fill="neighbours", id_fill_k=1))
     scores = {(user, item): score for user, _, item, score in rows}
     for user in ("u1", "u2"):  # its nearest trained item by text is i5 itself: the same vector
         assert scores[(user, "brand-new")] == pytest.approx(scores[(user, "i5")], abs=1e-5)
@@ -238,7 +239,7 @@ def test_with_id_fill_a_new_copy_of_an_item_borrows_its_id_part_and_scores_as_it
     cli = {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())}
     assert cli["brand-new"] == pytest.approx(cli["i5"], abs=1e-4)
     with pytest.raises(RecommendError, match="SASRec has no text\\+id item vectors"):
-        recommend(trained["SASRec"], users=["u1"], id_fill="neighbours")
+        recommend(trained["SASRec"], users=["u1"], scoring=ScoringSetting(id_fill="neighbours"))
 
 
 def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_their_scores(trained, tiny_data,
@@ -246,10 +247,10 @@ def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_the
     path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5")])
     ask = dict(users=["u1"], topk=45, exclude_seen=False, new_items=path)
     plain = {i: s for _, _, i, s in recommend(trained["HierRec"], **ask)}
-    sharp = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated",
-                                              cold_score_temperature=0.05, **ask)}
-    soft = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated",
-                                             cold_score_temperature=0.5, **ask)}
+    sharp = {i: s for _, _, i, s in recommend(trained["HierRec"], scoring=ScoringSetting(
+        cold_score="calibrated", cold_score_temperature=0.05), **ask)}
+    soft = {i: s for _, _, i, s in recommend(trained["HierRec"], scoring=ScoringSetting(
+        cold_score="calibrated", cold_score_temperature=0.5), **ask)}
     assert {i: s for i, s in sharp.items() if i != "brand-new"} == pytest.approx(
         {i: s for i, s in plain.items() if i != "brand-new"}, abs=1e-5)
     assert sharp["brand-new"] != pytest.approx(plain["brand-new"], abs=1e-4)
@@ -261,25 +262,28 @@ def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_the
     cli = {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())}
     assert cli["brand-new"] == pytest.approx(sharp["brand-new"], abs=1e-4)
     with pytest.raises(RecommendError, match="SASRec has no cold_score"):
-        recommend(trained["SASRec"], users=["u1"], cold_score="calibrated")
-    with pytest.raises(RecommendError, match="use it with --id_fill=none"):
-        recommend(trained["HierRec"], users=["u1"], id_fill="neighbours", cold_score="calibrated")
+        recommend(trained["SASRec"], users=["u1"], scoring=ScoringSetting(cold_score="calibrated"))
+    with pytest.raises(RecommendError, match="it needs item_repr: text\\+id and id_fill: none"):
+        recommend(trained["HierRec"], users=["u1"], scoring=ScoringSetting(id_fill="neighbours", cold_score="calibrated"))
+    with pytest.raises(RecommendError, match="cold_score_temperature must be > 0, got -1"):
+        recommend(trained["HierRec"], users=["u1"], scoring=ScoringSetting(cold_score_temperature=-1))
     # UniSRec ranks by cosine through its own adaptor and never calls the calibrated scorer:
     # a cold_score for it is refused, not accepted and ignored
     for setting in ({"cold_score": "calibrated"}, {"cold_score_temperature": 0.05}, {"text_mix_count": 5.0}):
         with pytest.raises(RecommendError, match="UniSRec has no cold_score"):
-            recommend(trained["UniSRec"], users=["u1"], **setting)
+            recommend(trained["UniSRec"], users=["u1"], scoring=ScoringSetting(**setting))
 
 
 def test_text_mix_count_moves_trained_items_toward_their_text_and_needs_calibrated_scores(trained, tmp_path):
     ask = dict(users=["u1"], topk=45, exclude_seen=False)
-    own = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated", **ask)}
-    mixed = {i: s for _, _, i, s in recommend(trained["HierRec"], cold_score="calibrated", text_mix_count=5.0, **ask)}
+    own = {i: s for _, _, i, s in recommend(trained["HierRec"], scoring=ScoringSetting(cold_score="calibrated"), **ask)}
+    mixed = {i: s for _, _, i, s in recommend(
+        trained["HierRec"], scoring=ScoringSetting(cold_score="calibrated", text_mix_count=5.0), **ask)}
     assert set(mixed) == set(own) and mixed != pytest.approx(own, abs=1e-4)
     out = tmp_path / "mixed.csv"
     run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", "--users=u1", "--topk=45",
                            "--exclude_seen=false", "--cold_score=calibrated", "--text_mix_count=5",
                            f"--output={out}"])
     assert {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())} == pytest.approx(mixed, abs=1e-4)
-    with pytest.raises(RecommendError, match="--text_mix_count must be at least 0, and above 0 only with"):
-        recommend(trained["HierRec"], users=["u1"], cold_score="vector", text_mix_count=5.0)
+    with pytest.raises(RecommendError, match="text_mix_count mixes the model's scores with the calibrated"):
+        recommend(trained["HierRec"], users=["u1"], scoring=ScoringSetting(cold_score="vector", text_mix_count=5.0))

@@ -1,10 +1,10 @@
 """text_mix_count: rarely trained items ranked by a mixture of the model's and the text's probabilities."""
 
-import os
 
 import pytest
 import torch
 import torch.nn.functional as F
+from recbole_hier.model.scoring import ScoringSetting
 
 
 def _text_scores(model, interaction, temperature):  # [B N]: cos(user, text part) / T, before the shift
@@ -22,9 +22,9 @@ def test_each_item_mixes_model_and_text_probabilities_by_its_training_interactio
     interaction = next(iter(test))[0]
     with torch.no_grad():
         mixed = model.full_sort_predict(interaction)
-        model.text_mix_count = 0.0  # no item lacks an ID part here: the model's own scores
+        ScoringSetting(text_mix_count=0.0).apply(model)  # no item lacks an ID part here: the model's own scores
         plain = model.full_sort_predict(interaction)
-        model.cold_score = "vector"
+        ScoringSetting(cold_score="vector").apply(model)
         assert torch.equal(model.full_sort_predict(interaction), plain)
         text = _text_scores(model, interaction, 0.2)
     real = slice(1, None)  # padding (id 0) keeps its score and is not in the normalizer
@@ -35,7 +35,7 @@ def test_each_item_mixes_model_and_text_probabilities_by_its_training_interactio
     assert torch.equal(mixed[:, 0], plain[:, 0])
     rare = model.train_item_counts[real] < model.train_item_counts[real].max()
     assert not torch.allclose(mixed[:, real][:, rare], plain[:, real][:, rare])
-    model.cold_score, model.text_mix_count = "calibrated", 3.0  # pair scoring agrees with full ranking
+    ScoringSetting(cold_score="calibrated", text_mix_count=3.0).apply(model)  # pair scoring agrees with full ranking
     ids = torch.arange(len(interaction)) % (dataset.item_num - 1) + 1
     interaction[model.ITEM_ID] = ids
     with torch.no_grad():
@@ -53,9 +53,9 @@ def test_items_without_a_trained_id_part_keep_the_text_score_alone(built):
     interaction = next(iter(test))[0]
     with torch.no_grad():
         mixed = model.full_sort_predict(interaction)
-        model.text_mix_count = 0.0
+        ScoringSetting(text_mix_count=0.0).apply(model)
         cold_only = model.full_sort_predict(interaction)
-        model.cold_score = "vector"
+        ScoringSetting(cold_score="vector").apply(model)
         plain = model.full_sort_predict(interaction)
         user = model._score_user(interaction, model.item_table())
     assert torch.allclose(mixed[:, cold], cold_only[:, cold])  # weight 1, whatever text_mix_count
@@ -75,28 +75,6 @@ def test_text_mix_count_needs_calibrated_cold_scores(built):
         built(model="HierRec", text_mix_count=5.0)
 
 
-def test_the_text_mix_script_rescores_a_checkpoint_at_each_count(tiny_data, tiny_bert, tmp_path, capsys):
-    from recbole_hier import run_recbole_hier as train
-    from recbole_hier.benchmark import text_mix
-    from recbole_hier.benchmark.rescoring import Rescorer
-    from tests.conftest import PROTOCOL, tiny_config_dict
-
-    config = tiny_config_dict(tiny_data, tiny_bert, tmp_path)
-    model_file = train("HierRec", "tiny", [PROTOCOL], config)["saved_model_file"]
-    rows = text_mix.main([f"--model_file={model_file}", "--counts", "0,1000", "--cold_temperature", "0.2"])
-    assert [(k, t, split) for k, t, split, _ in rows] == [
-        (0, 0.2, "valid"), (0, 0.2, "test"), (1000, 0.2, "valid"), (1000, 0.2, "test")]
-    assert "cold" not in rows[0][3] and set(rows[0][3]) == {"all", "0-4", "5-9", "10+"}
-    own = Rescorer(model_file).ndcg_per_user("test").mean()  # count 0: the model's own ranking
-    assert rows[1][3]["all"] == pytest.approx(own)
-    assert rows[3][3]["all"] != pytest.approx(own)
-    assert "| 1000 | 0.2 | test |" in capsys.readouterr().out
-    plain = train("SASRec", "tiny", [PROTOCOL], {**config, "n_layers": 1})["saved_model_file"]
-    with pytest.raises(ValueError, match="text_mix_count is a setting of HierRec and SASRecText, not SASRec's"):
-        text_mix.evaluate_mixes(plain, [0], [0.1])
-    assert os.path.exists(model_file)
-
-
 def test_sasrectext_scores_items_by_text_as_hierrec_does(built):
     """The same calibrated text scores and mixture over SASRec's user vector (a like-for-like baseline)."""
     from recbole_hier.model.score import calibrated_text_scores
@@ -107,7 +85,7 @@ def test_sasrectext_scores_items_by_text_as_hierrec_does(built):
     interaction = next(iter(test))[0]
     with torch.no_grad():
         mixed = model.full_sort_predict(interaction)
-        model.cold_score, model.text_mix_count = "vector", 0.0
+        ScoringSetting(cold_score="vector", text_mix_count=0.0).apply(model)
         plain = model.full_sort_predict(interaction)  # RecBole's SASRec scoring
         user = model.forward(interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])
         text = model.item_embedding.text_vectors()
@@ -115,7 +93,7 @@ def test_sasrectext_scores_items_by_text_as_hierrec_does(built):
     weight = torch.where(known, 3.0 / (3.0 + model.train_item_counts), torch.ones(dataset.item_num))
     assert torch.allclose(mixed, calibrated_text_scores(plain, user, text, known, 0.2, weight), atol=1e-5)
     assert not torch.allclose(mixed[:, dataset.cold_item_ids], plain[:, dataset.cold_item_ids])
-    model.cold_score, model.text_mix_count = "calibrated", 3.0
+    ScoringSetting(cold_score="calibrated", text_mix_count=3.0).apply(model)
     ids = torch.arange(len(interaction)) % (dataset.item_num - 1) + 1
     interaction[model.ITEM_ID] = ids
     with torch.no_grad():

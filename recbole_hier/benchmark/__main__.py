@@ -3,6 +3,7 @@
     python -m recbole_hier.benchmark --suite properties/benchmark/cpu.yaml [--results results]
         [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--seeds SEED[,SEED]] [--hours H] [--jobs N]
         [--report_only] [--keep_checkpoints DIR]
+    python -m recbole_hier.benchmark --levers results/levers.md [--suite SUITE]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
@@ -11,8 +12,11 @@ so an interrupted suite resumes. ``--hours H`` stops the suite at the first vali
 after H hours, its progress saved (exit code 3: rerun the same command to go on). The leaderboard (``leaderboard.md/.csv/.json/.png``) is
 rewritten from all finished runs after every run. A finished run's progress, its
 best checkpoint included, is deleted unless ``--keep_checkpoints DIR`` keeps that
-checkpoint as ``DIR/<key>.pth`` (``benchmark.text_mix``, ``benchmark.cold_fill`` and
-``--recommend`` read it).
+checkpoint as ``DIR/<key>.pth`` (``--recommend`` and ``rescore.score_checkpoint`` read it).
+A suite model's ``rescore`` grid is scored on its best checkpoint before that is deleted,
+and the setting its rule chooses on validation is printed (``benchmark/rescore.py``).
+``--levers FILE`` writes the table of every lever tried on a suite's reference model
+(all suites unless ``--suite`` names one) and runs nothing.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import os
 import sys
 import time
 
+from recbole_hier.benchmark.levers import write_levers
 from recbole_hier.benchmark.plan import Plan, SuiteError
 from recbole_hier.benchmark.report import write_all
 from recbole_hier.benchmark.runner import PlanExecution
@@ -28,7 +33,7 @@ from recbole_hier.benchmark.store import RunStore
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", required=True)
+    parser.add_argument("--suite", default=None, help="suite file (required unless --levers)")
     parser.add_argument("--results", default="results")
     parser.add_argument("--only", default=None, help="comma-separated datasets to run")
     parser.add_argument("--models", default=None,
@@ -49,7 +54,12 @@ def parse_args(argv=None):
     parser.add_argument("--keep_checkpoints", default=None, metavar="DIR",
                         help="keep each finished run's best-validation checkpoint as DIR/<key>.pth "
                              "(default: deleted with its progress)")
+    parser.add_argument("--levers", default=None, metavar="FILE",
+                        help="write the lever table (every variant of a suite's reference model against it) "
+                             "to FILE and run nothing; all suites unless --suite")
     args = parser.parse_args(argv)
+    if args.suite is None and args.levers is None:
+        parser.error("--suite is required (or --levers FILE)")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     return args
@@ -57,6 +67,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.levers is not None:
+        write_levers([args.suite] if args.suite else [], args.results, args.levers)
+        return 0
     plan = Plan.load(args.suite)
     try:
         datasets = plan.select(plan.datasets, args.only, "--only", "datasets")

@@ -1,17 +1,17 @@
-"""Every lever tried on the reference model, across suites, from the stored runs.
+"""Every lever tried on the reference model, across suites, from the stored runs: the report's
+lever mode.
 
-    python -m recbole_hier.benchmark.levers [--results results] [--out results/levers.md] [SUITE ...]
+    python -m recbole_hier.benchmark --levers results/levers.md [--suite SUITE] [--results results]
 
 A lever is a suite row that runs the reference model (HierRec) with other settings. For each
 one and each dataset it prints, at the seeds both ran: validation and test NDCG@10 of the
 lever and of the reference, the change, the Wilcoxon p over test users, and test NDCG@10 on
 targets with 0-4 and 5-9 training interactions and, under the cold-item protocol, on cold
-targets. Suites default to every ``properties/benchmark/*.yaml``. Written to ``--out``, the
+targets. Suites default to every ``properties/benchmark/*.yaml``. Written to the ``--levers`` file, the
 table replaces the file's table and keeps its notes from the heading ``RETIRED`` on (the
 switches taken out of the package, whose rows left the suites with them).
 """
 
-import argparse
 import glob
 import os
 
@@ -68,28 +68,21 @@ def markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suites", nargs="*", help="suite files (default: properties/benchmark/*.yaml)")
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default=None, help="also write the table to this file")
-    args = parser.parse_args(argv)
+def write_levers(suites, results, out=None):
+    """The lever table of ``suites`` (default: every ``properties/benchmark/*.yaml``), printed and,
+    with ``out``, written there (keeping its notes from :data:`RETIRED` on); returns its rows."""
     rows = []
-    for path in args.suites or sorted(glob.glob(os.path.join("properties", "benchmark", "*.yaml"))):
+    for path in suites or sorted(glob.glob(os.path.join("properties", "benchmark", "*.yaml"))):
         plan = Plan.load(path)
         if plan.reference:
-            rows += lever_rows(plan, RunStore(os.path.join(args.results, plan.name, "runs")))
+            rows += lever_rows(plan, RunStore(os.path.join(results, plan.name, "runs")))
     table = markdown(rows)
     print(table, end="")
-    if args.out:
+    if out:
         kept = ""
-        if os.path.isfile(args.out):
-            with open(args.out, encoding="utf-8") as f:
+        if os.path.isfile(out):
+            with open(out, encoding="utf-8") as f:
                 old = f.read()
             kept = "\n" + old[old.index(RETIRED):] if RETIRED in old else ""
-        write_text(args.out, table + kept)
+        write_text(out, table + kept)
     return rows
-
-
-if __name__ == "__main__":
-    main()

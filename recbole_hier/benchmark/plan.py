@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from recbole_hier.benchmark import rescore
 from recbole_hier.known_keys import check_known, known_keys
 from recbole_hier.presets import dataset_preset, resolve_preset
 
@@ -54,7 +55,7 @@ SUITE_KEYS = {"name", "presets", "config", "seeds", "reference", "verdict", "tun
 TUNING_KEYS = {"grid", "seed", "datasets"}
 VERDICT_KEYS = {"min_seeds"}
 DATASET_KEYS = {"dataset", "config", "verdict"}
-MODEL_KEYS = {"model", "config", "datasets", "seeds", "tune", "grid"}
+MODEL_KEYS = {"model", "config", "datasets", "seeds", "tune", "grid", "rescore"}
 
 
 def check_keys(path, where, section, allowed):
@@ -107,6 +108,7 @@ class RunSpec:
     config: dict = field(default_factory=dict)
     point: dict = None  # the grid point of a grid run; None for a seeded run
     source: str = None  # the RecBole dataset an entry reads (``dataset:``); None: the entry's name
+    rescore: list = None  # scoring settings to score the best checkpoint with (benchmark/rescore.py)
 
     @property
     def recbole_dataset(self):
@@ -183,6 +185,11 @@ class Plan:
             check_keys(path, f"model {name!r}", mspec, MODEL_KEYS)
             check_settings(path, f"model {name!r}'s config", mspec.get("config"))
             check_settings(path, f"model {name!r}'s grid", mspec.get("grid"))
+            if mspec.get("rescore") is not None:
+                try:
+                    rescore.check(f"suite {path!r}: model {name!r}", mspec["rescore"])
+                except ValueError as error:
+                    raise SuiteError(str(error)) from None
 
     def _validate(self):
         path, models = self.path, self.models
@@ -287,8 +294,9 @@ class Plan:
         config = {**self.config, **(self.datasets[dataset].get("config") or {}),
                   **(mspec.get("config") or {}), **point, "seed": seed}
         source = self.source(dataset)
+        points = rescore.settings(mspec["rescore"]["grid"]) if mspec.get("rescore") else None
         return RunSpec(dataset, name, self.model_class(name), seed, self.config_files(dataset), config, grid_point,
-                       source if source != dataset else None)
+                       source if source != dataset else None, points)
 
     def grid_runs(self, dataset, name):
         """The grid runs of ``name`` on ``dataset`` (none unless it is tuned there)."""
@@ -372,13 +380,13 @@ class Plan:
         seeded runs of a model whose tuning is unfinished count as to do."""
         keys = []
         for dataset, name in self.cells(datasets, models):
-            keys += [s.key for s in self.grid_runs(dataset, name) if store.current(s) is None]
+            keys += [s.key for s in self.grid_runs(dataset, name) if not store.finished(s)]
             try:
                 point = self.chosen_point(dataset, name, store)
             except LookupError:
                 point = None
             keys += [s.key for s in self.seeded_runs(dataset, name, point, seeds)
-                     if point is None or store.current(s) is None]
+                     if point is None or not store.finished(s)]
         return keys
 
     def stored(self, store):

@@ -5,7 +5,7 @@ import io
 import json
 import os
 
-from recbole_hier.benchmark import stats
+from recbole_hier.benchmark import rescore, stats
 from recbole_hier.benchmark.plan import point_tag, validation_score
 from recbole_hier.files import atomic_path, write_json, write_text
 
@@ -212,6 +212,7 @@ def write_markdown(plan, store, rows, seeded, grid, path):
         lines += ([""] + _verdict_lines(plan, store, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
                   + _cap_lines(dataset, list(seeded) + list(grid)) + _part_way_lines(plan, store, dataset)
                   + _ablation_lines(plan, dataset, runs) + _cold_lines(plan, dataset, runs)
+                  + _rescore_lines(plan, dataset, runs)
                   + _breakdown_lines(plan, dataset, runs) + [""])
     write_text(path, "\n".join(lines) + "\n")
 
@@ -259,6 +260,48 @@ def _cold_lines(plan, dataset, runs):
                  for table in (ndcg, recall)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def _setting_text(setting):
+    return ", ".join(f"{k}: {v}" for k, v in setting.items()) or "as trained"
+
+
+def _rescore_lines(plan, dataset, runs):
+    """Each ``rescore`` model's scoring setting chosen on validation by its rule, per seed, with
+    its test NDCG@10 over all targets and (cold-item protocol) cold and warm ones."""
+    lines, unscored = [], []
+    for name, mspec in plan.models.items():
+        here = [r for r in runs if r["dataset"] == dataset and r["name"] == name]
+        model_runs = sorted((r for r in here if r.get("rescored")), key=lambda r: r["seed"])
+        if mspec.get("rescore"):
+            unscored += [f"{name} {r['seed']}" for r in here if not r.get("rescored")]
+        if not mspec.get("rescore") or not model_runs:
+            continue
+        rule = mspec["rescore"].get("choose") or {}
+        if not lines:
+            lines = ["Scoring settings chosen on validation (rescore: each run's best checkpoint scored under its "
+                     "grid; the rule sees validation only):", "",
+                     "| model | seed | rule | chosen | valid | test | test cold | test warm |",
+                     "|---|---|---|---|---|---|---|---|"]
+        base = _setting_text(rule.get("of", {}))
+        rule_text = (f"{rule.get('metric', 'ndcg@10')}" + (f" within {float(rule['within']):.0%} of {base}, "
+                     f"{rule['pick']}" if "pick" in rule else ", best"))
+        for run in model_runs:
+            valid_groups = stats.target_groups({"per_user": run["per_user_valid"],
+                                                "cold_items": run.get("cold_items")}, "cold")
+            row = rescore.choose(run, rule, valid_groups)
+            group, _ = rescore.metric_group(rule.get("metric", "ndcg@10"))
+            valid = rescore.group_mean(row["valid"], run["per_user_valid"]["user"], valid_groups, group)
+            test_groups = stats.target_groups(run, "cold")
+            test = [rescore.group_mean(row["test"], run["per_user"]["user"], test_groups, g)
+                    for g in ("all", "cold", "warm")]
+            cells = [f"{v:.4f}" if v == v else "n/a" for v in test]
+            lines.append(f"| {name} | {run['seed']} | {rule_text} | {_setting_text(row['setting'])} | "
+                         f"{valid:.4f} | " + " | ".join(cells) + " |")
+    if unscored:
+        lines += ([""] if lines else []) + [f"Not scored under their rescore grid yet (records made before it; the "
+                                            f"same command trains them again): {', '.join(unscored)}."]
+    return lines + [""] if lines else []
 
 
 def _breakdown_lines(plan, dataset, runs):

@@ -21,7 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from recbole_hier.benchmark.progress import Paused, resumable
+from recbole_hier.benchmark.rescore import score_settings
 from recbole_hier.files import write_text
+from recbole_hier.model.scoring import ScoringSetting
 
 # exit code of a run that stopped at its time limit with its progress saved
 PAUSED_EXIT = 3
@@ -47,7 +49,7 @@ def _timed(trainer_class):
     return Timed
 
 
-def _per_user_evaluator(config):
+def per_user_evaluator(config):
     from recbole.evaluator import Evaluator
     from recbole.evaluator.metrics import NDCG
 
@@ -95,7 +97,9 @@ def _execute(spec, store, deadline=None):
     run = pipeline.build(config, wrap_trainer=lambda trainer_class: resumable(
         _timed(trainer_class), progress, spec.config, deadline, process_info))
     trainer, train, test, dataset = run.trainer, run.train_data, run.test_data, run.dataset
-    trainer.evaluator = _per_user_evaluator(config)
+    for point in spec.rescore or ():  # refused before training, not after it
+        ScoringSetting(**point).checked(run.model)
+    trainer.evaluator = per_user_evaluator(config)
     if config["device"].type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     trainer.resume_progress(train)
@@ -138,6 +142,11 @@ def _execute(spec, store, deadline=None):
             record["per_user"]["history_length_full"] = full
         counts = np.bincount(train._dataset.inter_feat[iid].numpy(), minlength=dataset.item_num)
         record["train_item_counts"] = {str(tokens[iid][i]): int(c) for i, c in enumerate(counts) if c}
+    if spec.rescore:  # scoring settings on the best checkpoint, chosen later on validation (plan)
+        record["rescored"] = score_settings(trainer, run.model, run.valid_data, test, spec.rescore)
+        valid_feat = run.valid_data._dataset.inter_feat
+        record["per_user_valid"] = {"user": [str(tokens[uid][u]) for u in _eval_users(run.valid_data)],
+                                    "target": [str(tokens[iid][i]) for i in valid_feat[iid].numpy()]}
     cold = getattr(dataset, "cold_item_ids", ())
     if len(cold):  # the cold-item protocol: which items training never saw
         record["cold_items"] = [str(tokens[iid][i]) for i in cold.tolist()]
@@ -235,6 +244,8 @@ def run_one(spec, store, reuse=None, deadline=None, live=None, threads=None):
             where = store.path(key)
             return where, (f"failed (stored result {where} was made with a different config for {stale}: "
                            f"move it away to rerun, or restore the suite file)")
+        if store.unscored(spec, record):
+            break  # trains again: the rescore grid needs the best checkpoint, which was not kept
         if key == spec.key:
             return out_path, "done before"
         store.write(spec.key, {**record, "name": spec.run_name, "reused_from": key})

@@ -44,13 +44,29 @@ class RunStore:
         write_json(self.path(key), record)
 
     def stale_keys(self, spec, record):
-        """Keys whose stored value differs from what ``spec`` asks for (a stale result)."""
-        return differing_keys(spec.config, record.get("config", {}))
+        """Keys whose stored value differs from what ``spec`` asks for (a stale result); ``rescore``
+        when the record was scored under another rescore grid than the spec's."""
+        stale = differing_keys(spec.config, record.get("config", {}))
+        scored = [row["setting"] for row in record.get("rescored", ())]
+        if spec.rescore and scored and scored != [{}] + list(spec.rescore):
+            stale.append("rescore")
+        return stale
+
+    @staticmethod
+    def unscored(spec, record):
+        """Whether ``record`` lacks the rescore rows ``spec`` asks for: its figures stand, but the
+        scoring grid needs the best checkpoint, so the run trains again (same config and seed)."""
+        return bool(spec.rescore) and not record.get("rescored")
 
     def current(self, spec):
         """The stored run of ``spec`` if it was made with exactly ``spec``'s configuration."""
         record = self.load(spec.key)
         return record if record is not None and not self.stale_keys(spec, record) else None
+
+    def finished(self, spec):
+        """Whether ``spec`` needs no more running: stored with its configuration and scored."""
+        record = self.current(spec)
+        return record is not None and not self.unscored(spec, record)
 
     def part_way(self):
         """Keys of the runs with saved progress (stopped part-way)."""

@@ -7,7 +7,7 @@ from recbole.data.dataset import SequentialDataset
 from recbole.utils import FeatureSource, FeatureType
 
 from recbole_hier.text.behavior import BEHAVIOR_FIELD, BehaviorTextSpec
-from recbole_hier.text.tables import build_behavior_text_table, build_item_text_table
+from recbole_hier.text.tables import build_behavior_text_table, build_item_text_states, build_item_text_table
 
 
 class TextSequentialDataset(SequentialDataset):
@@ -15,6 +15,8 @@ class TextSequentialDataset(SequentialDataset):
 
     * ``item_text_table``: ``[item_num D]``, row 0 = ``[PAD]`` = zeros (``None``
       with ``item_repr: id``);
+    * ``item_text_states``: ``(states, lengths)`` below the trained language-model layers
+      (``plm_train_layers`` above 0; ``text/trainable.py``), else ``None``;
     * ``behavior_text_table``: ``[n_behaviour_texts D]`` for the ``behavior_text``
       inter field, whose history ``behavior_text_list`` RecBole builds like any
       other inter field (``None`` when no behaviour text is configured).
@@ -30,6 +32,9 @@ class TextSequentialDataset(SequentialDataset):
         self.item_text_table = (
             None if config["item_repr"] == "id" else build_item_text_table(self)
         )
+        # the token states below the language model's trained layers (plm_train_layers)
+        trains_plm = config["item_repr"] != "id" and config["plm_train_layers"] not in (None, 0)
+        self.item_text_states = build_item_text_states(self) if trains_plm else None
         self.text_table_seconds = time.perf_counter() - start  # the scale benchmark reports it apart
         self.behavior_text_table = (
             build_behavior_text_table(self) if self.behavior_spec.enabled else None

@@ -13,11 +13,21 @@ from torch import nn
 
 from recbole_hier.model.adaptors import text_adaptor
 from recbole_hier.model.unseen_items import append_items, filled_id_rows
+from recbole_hier.text.trainable import TrainableText
 
 
 def train_counts(dataset):
     """Training interactions per internal item id ``[n_items]`` (the targets of the train split)."""
     return torch.bincount(dataset.inter_feat[dataset.iid_field].long(), minlength=dataset.item_num)
+
+
+def init_outside_language_model(root, init):
+    """``root.apply(init)`` but for the trained language-model layers, which keep their pretrained weights."""
+    if isinstance(root, TrainableText):
+        return
+    for child in root.children():  # children first, as nn.Module.apply (the same order of random draws)
+        init_outside_language_model(child, init)
+    init(root)
 
 
 class ItemRepresentation(nn.Module):
@@ -39,7 +49,8 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8, id_dropout=0.0, id_fill="none", id_fill_k=10, id_fill_temperature=0.03):
+                 n_experts=8, id_dropout=0.0, id_fill="none", id_fill_k=10, id_fill_temperature=0.03,
+                 trainable_text=None):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -50,9 +61,18 @@ class ItemRepresentation(nn.Module):
         self.id_embedding = nn.Embedding(n_items, hidden_size, padding_idx=0) if self.uses_id else None
         self.adaptor = (text_adaptor(adaptor, text_table.size(1), hidden_size, dropout, n_experts)
                         if self.uses_text else None)
-        # frozen: a parameter (moves with .to(), saved in state_dict, not a DDP-broadcast
-        # buffer) that no weight initialisation touches
-        self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
+        # the language model's top layers when they train (plm_train_layers, text/trainable.py)
+        self.trainable_text = trainable_text if self.uses_text else None
+        if self.trainable_text is not None:
+            # every text's vector under the layers as they are: recomputed when stale (each switch
+            # between training and evaluation), never saved (the layers are)
+            self.register_buffer("text", text_table.float(), persistent=False)
+        else:
+            # frozen: a parameter (moves with .to(), saved in state_dict, not a DDP-broadcast
+            # buffer) that no weight initialisation touches
+            self.text = nn.Parameter(text_table.float(), requires_grad=False) if self.uses_text else None
+        self._stale = self.trainable_text is not None
+        self._step_text = None  # this training step's text rows [n_items D] (begin_step)
         self.id_dropout = id_dropout
         self.id_fill, self.id_fill_k, self.id_fill_temperature = id_fill, id_fill_k, id_fill_temperature
         self._filled = None  # borrowed ID rows [n_items H] while evaluating (id_fill: neighbours)
@@ -61,18 +81,54 @@ class ItemRepresentation(nn.Module):
 
     def train(self, mode=True):
         self._filled = None  # the ID embeddings change while training: refit when evaluating
+        self._stale = self.trainable_text is not None  # so may the language model's layers
+        self._step_text = None
         return super().train(mode)
+
+    def text_rows(self):
+        """Every item's language-model vector ``[n_items D]`` (no gradient): the frozen table, or
+        the trained layers' output as of the last switch between training and evaluation."""
+        if self._stale:
+            self.text = self.trainable_text.table()
+            self._stale = False
+        return self.text
+
+    def begin_step(self, softmax, target):
+        """With trained language-model layers, run them for this training step over the items
+        the ``softmax`` scores for ``target`` (``softmax.py``: every item, or the targets and the
+        batch's draw), whose text vectors then carry gradients into the layers; the other items
+        read :meth:`text_rows`. A no-op for a frozen language model."""
+        if self.trainable_text is None or not self.training:
+            return
+        active = softmax.active_items(target)
+        if active is None:
+            self._step_text = self.trainable_text(torch.arange(len(self.text), device=self.text.device))
+        else:
+            active = torch.unique(active)
+            self._step_text = self.text_rows().index_copy(0, active, self.trainable_text(active))
+
+    def _text(self):
+        """The text vectors ``[n_items D]`` this access reads (see :meth:`begin_step`)."""
+        if self.trainable_text is None or not self.training:
+            return self.text_rows()
+        if self._step_text is None:
+            raise RuntimeError("a trained language model needs items.begin_step(softmax, target) before each training "
+                               "step reads item vectors (the model's calculate_loss calls it)")
+        return self._step_text
 
     @classmethod
     def from_config(cls, config, dataset, dropout):
         """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts``, ``hidden_size``,
-        ``id_dropout`` and ``id_fill*``, over the dataset's ``item_text_table``; ``dropout``
-        inside the adaptor."""
+        ``id_dropout``, ``id_fill*`` and ``plm_train_layers``, over the dataset's
+        ``item_text_table`` (and ``item_text_states``); ``dropout`` inside the adaptor."""
         both = config["item_repr"] == "text+id"
+        states = getattr(dataset, "item_text_states", None)
+        trainable = TrainableText(config, *states) if states is not None and config["item_repr"] != "id" else None
         items = cls(dataset.item_num, config["hidden_size"], config["item_repr"],
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
                     dropout, config["moe_experts"], config["id_dropout"] if both else 0.0,
-                    config["id_fill"] if both else "none", config["id_fill_k"], config["id_fill_temperature"])
+                    config["id_fill"] if both else "none", config["id_fill_k"], config["id_fill_temperature"],
+                    trainable)
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)
@@ -94,10 +150,14 @@ class ItemRepresentation(nn.Module):
         return rows if text is None else text if rows is None else text + rows
 
     def text_vectors(self):  # [n_items H]: every item's text part, adapt(T[i])
-        return self.adaptor(self.text)
+        return self.adaptor(self._text())
 
     def text_vectors_of(self, ids):  # [...] -> [... H]: the text part of ``ids``
-        return self.adaptor(F.embedding(ids, self.text))
+        return self.adaptor(F.embedding(ids, self._text()))
+
+    def language_model_parameters(self):
+        """The trained language-model layers' parameters (their own learning rate); [] when frozen."""
+        return list(self.trainable_text.parameters()) if self.trainable_text is not None else []
 
     @property
     def weight(self):  # [n_items H]
@@ -109,7 +169,7 @@ class ItemRepresentation(nn.Module):
         rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
         keep = self.id_mask
         if keep is not None and not self.training and self.id_fill == "neighbours":
-            if self._filled is None or len(self._filled) != len(self.text):
+            if self._filled is None or len(self._filled) != len(self.text_rows()):
                 self._filled = filled_id_rows(self)
             mask = keep if ids is None else keep[ids]
             rows = torch.where(mask.unsqueeze(-1).bool(), rows, self._filled if ids is None else self._filled[ids])
@@ -122,10 +182,19 @@ class ItemRepresentation(nn.Module):
             return rows
         return (keep if ids is None else keep[ids]).unsqueeze(-1) * rows
 
-    def add_items(self, text_rows):
-        """Append items known by their text only (``[M D]`` frozen text vectors): their ID part
-        is masked out, so each is ``adapt(T[i])``. For scoring new items without retraining."""
+    def add_items(self, text_rows, states=None):
+        """Append items known by their text only (``[M D]`` frozen text vectors; with trained
+        language-model layers, their token states below them, ``(states, lengths)``, instead):
+        their ID part is masked out, so each is ``adapt(T[i])``. For scoring new items without
+        retraining."""
         self._filled = None
+        if self.trainable_text is not None:
+            if states is None:
+                raise ValueError("this model trained its language model's top layers: new items need their token "
+                                 "states below them (recommend/new_items.py), not frozen vectors")
+            first = len(self.text_rows())  # the trained items' rows, current
+            self.trainable_text.append(*states)
+            text_rows = self.trainable_text.table(torch.arange(first, len(self.trainable_text), device=self.text.device))
         return append_items(self, text_rows)
 
     def forward(self, ids):  # [...] -> [... H]
@@ -139,9 +208,10 @@ class NewItemsMixin:
     """For models whose item vectors come from ``self.item_representation`` (an
     :class:`ItemRepresentation` over text): score items added after training by their text."""
 
-    def add_items(self, text_rows):
-        """Append ``[M D]`` frozen text vectors as new items (ids ``n_items .. n_items+M-1``,
-        returned as the first one); :meth:`ItemRepresentation.add_items` says how they are scored."""
-        first = self.item_representation.add_items(text_rows)
-        self.n_items = first + text_rows.size(0)
+    def add_items(self, text_rows, states=None):
+        """Append ``[M D]`` frozen text vectors (or, with trained language-model layers, the texts'
+        ``states`` below them) as new items (ids ``n_items .. n_items+M-1``, returned as the first
+        one); :meth:`ItemRepresentation.add_items` says how they are scored."""
+        first = self.item_representation.add_items(text_rows, states)
+        self.n_items = len(self.item_representation.text)
         return first

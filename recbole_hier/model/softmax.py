@@ -105,6 +105,10 @@ class FullSoftmax:
     def exclude(self, item_ids):
         self.excluded = item_ids
 
+    def active_items(self, target):
+        """The items a step's loss scores: every one (None)."""
+        return None
+
     def __call__(self, scorer, users, item_table, target):
         return next_item_ce(scorer, users, item_table, target, self.excluded)
 
@@ -126,6 +130,7 @@ class SampledSoftmax:
         counts[0] = 0.0  # padding is never drawn
         self._weights = counts
         self._q = {}  # device -> q, built on first use
+        self._batch = None  # (target, ids, log E[n_j]) drawn ahead by active_items
 
     def exclude(self, item_ids):
         """Never draw ``item_ids`` (their training interactions are left out)."""
@@ -148,8 +153,18 @@ class SampledSoftmax:
             ids = torch.multinomial(q, self.num_negatives, replacement=True)
         return ids, torch.log(len(ids) * q[ids])
 
+    def active_items(self, target):
+        """The items a step's loss scores, ``[B + S]``: the targets and this batch's draw, which
+        every call on the same ``target`` then shares (a trained language model encodes just these)."""
+        ids, log_expected = self.draw(target)
+        self._batch = (target, ids, log_expected)
+        return torch.cat([target, ids])
+
     def __call__(self, scorer, users, item_table, target):
-        negatives, log_expected = self.draw(target)
+        if self._batch is not None and self._batch[0] is target:
+            negatives, log_expected = self._batch[1:]
+        else:
+            negatives, log_expected = self.draw(target)
         return sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected)
 
 

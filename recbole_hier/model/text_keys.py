@@ -109,3 +109,24 @@ SOFTMAX_KEYS = [
         choices=("popularity", "uniform", "in_batch")),
 ]
 SOFTMAX_CHECKS = (_sampled_softmax_replaces_ce,)
+
+
+def _trained_plm_needs_text(config, owner):
+    if config["plm_train_layers"] != 0 and config["item_repr"] == "id":
+        raise ValueError(f"{owner}: plm_train_layers trains the language model that reads item text, and "
+                         "item_repr: id reads none (use text or text+id, or plm_train_layers: 0)")
+
+
+# the language model trained with the recommender: text/trainable.py (HierRec and SASRecText)
+PLM_TRAIN_KEYS = [
+    Key("plm_train_layers", "int", 0, "Top language-model layers trained with the recommender: 0 = frozen "
+        "(one table of text vectors), k = the top k (the layers below run once per text and are cached), "
+        "all = every transformer layer (token embeddings stay frozen). Encoder models (BERT, MiniLM, ...).",
+        low=0, choices=("all",), section="training the language model"),
+    Key("plm_learning_rate", "float", 5e-5, "Learning rate of the trained language-model layers (their own: "
+        "an encoder collapses at the recommender's).", low=0, low_open=True),
+    Key("plm_weight_decay", "float", 0.01, "Weight decay of the trained language-model layers.", low=0),
+    Key("plm_gradient_checkpointing", "bool", False, "Recompute the trained layers' activations in backward "
+        "instead of keeping them (less memory, more time)."),
+]
+PLM_TRAIN_CHECKS = (_trained_plm_needs_text,)

@@ -33,7 +33,7 @@ def filled_id_rows(items):
         wanted = (~items.id_mask.bool()).nonzero().squeeze(1)
         weight = items.id_embedding.weight
         filled = torch.zeros_like(weight)
-        filled[wanted] = nearest_id_rows(items.text, has_id, weight, wanted, items.id_fill_k,
+        filled[wanted] = nearest_id_rows(items.text_rows(), has_id, weight, wanted, items.id_fill_k,
                                          items.id_fill_temperature)
     return filled
 
@@ -46,7 +46,9 @@ def append_items(items, text_rows):
     if text_rows.dim() != 2 or text_rows.size(1) != items.text.size(1):
         raise ValueError(f"new item text vectors must be [M {items.text.size(1)}], got {list(text_rows.shape)}")
     old, new = items.text.size(0), text_rows.size(0)
-    items.text = nn.Parameter(torch.cat([items.text.data, text_rows.to(items.text)]), requires_grad=False)
+    rows = torch.cat([items.text.data, text_rows.to(items.text)])
+    # a frozen table stays a frozen parameter; trained layers' rows stay a buffer
+    items.text = rows if items.trainable_text is not None else nn.Parameter(rows, requires_grad=False)
     if items.uses_id:
         device = items.text.device
         mask = items.id_mask if items.id_mask is not None else torch.ones(old, device=device)

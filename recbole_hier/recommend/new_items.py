@@ -3,7 +3,8 @@
 A ``--new_items`` file has the dataset's ``.item`` columns (at least the item id and every
 field the model's item text is made of). Each new item's text is rendered with the
 model's own template and embedded with the model's own language model (cached like any
-text table); the model then scores it as ``adapt(T[i])``, its text alone, since no ID
+text table; through its trained top layers when it trained them, ``plm_train_layers``); the
+model then scores it as ``adapt(T[i])``, its text alone, since no ID
 embedding was ever trained for it (``ItemRepresentation.add_items``). A model that
 scores items only by trained ID embeddings cannot do this and refuses.
 """
@@ -17,6 +18,7 @@ from recbole_hier.data.atomic_files import AtomicFileError, read_atomic_file
 from recbole_hier.recommend.requests import RecommendError
 from recbole_hier.text.tables import apply_missing_text_policy, embed_texts
 from recbole_hier.text.templates import ItemTextSpec
+from recbole_hier.text.trainable import lower_hidden_states
 
 
 def check_can_score_new_items(model, config):
@@ -82,6 +84,10 @@ def embed_new_items(path, model, dataset, config):
     texts = [""] + spec.render_rows({f: columns[f] for f in text_fields}, range(len(tokens)))
     texts = apply_missing_text_policy(texts, [""] + tokens, config["missing_text_policy"],
                                       config["missing_text_placeholder"], f"new items of {path}")
-    table = embed_texts(config, texts, f"{config['dataset']}-new-items", spec.describe())  # [1+M D]
-    model.add_items(table[1:])
+    name = f"{config['dataset']}-new-items"
+    if model.item_representation.trainable_text is not None:  # embedded by the trained layers
+        states, lengths = lower_hidden_states(config, texts, name, spec.describe())
+        model.add_items(None, states=(states[int(lengths[0]):], lengths[1:]))
+    else:
+        model.add_items(embed_texts(config, texts, name, spec.describe())[1:])  # [M D]
     return tokens, columns

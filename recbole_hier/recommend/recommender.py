@@ -14,7 +14,6 @@ internal ids.
 import torch
 from tqdm import tqdm
 
-from recbole_hier.model.score import has_text_scores
 from recbole_hier.recommend.histories import Histories
 from recbole_hier.recommend.new_items import embed_new_items
 from recbole_hier.recommend.requests import RecommendError
@@ -46,41 +45,13 @@ class Recommender:
         config, model, dataset, *_ = load_data_and_model(model_file)
         return cls(config, model, dataset, batch_size, show_progress)
 
-    def set_id_fill(self, kind, k=None):
-        """How items without a trained ID part (added ones) are scored: ``none`` (text alone) or
-        ``neighbours`` (plus the ID parts of the ``k`` trained items nearest by text, see
-        ``ItemRepresentation``)."""
-        items = getattr(self.model, "item_representation", None)
-        if items is None or not (items.uses_text and items.uses_id):
-            raise RecommendError(f"--id_fill: {self.config['model']} has no text+id item vectors "
-                                 "(item_repr: text+id) whose ID part could be filled")
-        if kind not in ("none", "neighbours") or (k is not None and int(k) < 1):
-            raise RecommendError(f"--id_fill must be none or neighbours and --id_fill_k at least 1, got {kind!r}, {k!r}")
-        items.id_fill = kind
-        items.id_fill_k = int(k) if k is not None else items.id_fill_k
-        items.train(False)  # forget rows filled under the previous setting
-
-    def set_cold_score(self, kind, temperature=None, text_mix_count=None):
-        """How items without a trained ID part are scored (HierRec, SASRecText): ``vector`` (their item
-        vector) or ``calibrated`` (their text, on the model's scale; see HierRec's ``cold_score``);
-        with ``calibrated``, ``text_mix_count`` ranks rarely trained items by their text too."""
-        if not has_text_scores(self.model):
-            raise RecommendError(f"--cold_score: {self.config['model']} has no cold_score (HierRec and SASRecText have)")
-        if kind not in ("vector", "calibrated") or (temperature is not None and float(temperature) <= 0):
-            raise RecommendError(f"--cold_score must be vector or calibrated and --cold_score_temperature above 0, "
-                                 f"got {kind!r}, {temperature!r}")
-        if kind == "calibrated" and self.model.item_representation.id_fill != "none":
-            raise RecommendError("--cold_score=calibrated scores new items by their text: use it with --id_fill=none")
-        if text_mix_count is not None and (float(text_mix_count) < 0 or (float(text_mix_count) > 0 and kind != "calibrated")):
-            raise RecommendError(f"--text_mix_count must be at least 0, and above 0 only with --cold_score=calibrated, "
-                                 f"got {text_mix_count!r} with {kind!r}")
-        self.model.cold_score = kind
-        if temperature is not None:
-            self.model.cold_score_temperature = float(temperature)
-        if text_mix_count is not None:
-            self.model.text_mix_count = float(text_mix_count)
-        elif kind != "calibrated":
-            self.model.text_mix_count = 0.0  # the mixture is part of the calibrated scores
+    def set_scoring(self, setting):
+        """Rank from now on with ``setting`` (a :class:`ScoringSetting`: how items with little or
+        no training, added ones included, are scored; see ``model/scoring.py``)."""
+        try:
+            return setting.apply(self.model)
+        except ValueError as error:
+            raise RecommendError(f"--{error}") from None
 
     def add_items(self, path):
         """Add the items of a ``--new_items`` file; returns their tokens."""
@@ -186,21 +157,16 @@ class Recommender:
 
 
 def recommend(model_file, users=None, topk=10, exclude_seen=True, batch_size=256, show_progress=False,
-              histories=None, new_items=None, item_fields=(), id_fill=None, id_fill_k=None, cold_score=None,
-              cold_score_temperature=None, text_mix_count=None):
+              histories=None, new_items=None, item_fields=(), scoring=None):
     """``[(user, rank, item, score, *item_fields)]``: the top ``topk`` items of each known user
     (every user when ``users`` and ``histories`` are None) or of each new user's history
     (``[(label, [item token])]``), with the items of the ``new_items`` file ranked too;
-    ``id_fill``/``id_fill_k`` and ``cold_score``/``cold_score_temperature``/``text_mix_count`` override the
-    checkpoint's (see :meth:`Recommender.set_id_fill` and :meth:`Recommender.set_cold_score`)."""
+    ``scoring`` (a :class:`ScoringSetting`) overrides the checkpoint's scoring setting."""
     if users is not None and histories is not None:
         raise RecommendError("recommend for known users or for histories, not both")
     recommender = Recommender.load(model_file, batch_size, show_progress)
-    if id_fill is not None or id_fill_k is not None:
-        recommender.set_id_fill(id_fill or recommender.model.item_representation.id_fill, id_fill_k)
-    if cold_score is not None or cold_score_temperature is not None or text_mix_count is not None:
-        recommender.set_cold_score(cold_score or getattr(recommender.model, "cold_score", None), cold_score_temperature,
-                                   text_mix_count)
+    if scoring is not None and scoring.values:
+        recommender.set_scoring(scoring)
     if new_items is not None:
         recommender.add_items(new_items)
     if histories is not None:

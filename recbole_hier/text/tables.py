@@ -120,8 +120,9 @@ def _load_or_embed(config, cache, texts, name, path, pooling, max_length, dtype,
     return table
 
 
-def build_item_text_table(dataset):
-    """The ``[item_num D]`` item text table of a RecBole dataset."""
+def item_texts(dataset):
+    """``(texts, name, spec)``: each internal item id's text (entry 0 = padding), the tables'
+    cache name and the rendering spec's description."""
     config = dataset.config
     item_file = os.path.join(config["data_path"], f"{config['dataset']}.item")
     spec = ItemTextSpec(config["item_text_fields"], config["item_text_template"])
@@ -132,7 +133,20 @@ def build_item_text_table(dataset):
     )
     name = f"{config['dataset']}-item-text"
     getLogger().info(f"{name}: rendered with {spec.describe()}; e.g. {texts[1]!r}")
-    return embed_texts(config, texts, name, spec.describe())
+    return texts, name, spec.describe()
+
+
+def build_item_text_table(dataset):
+    """The ``[item_num D]`` item text table of a RecBole dataset."""
+    return embed_texts(dataset.config, *item_texts(dataset))
+
+
+def build_item_text_states(dataset):
+    """``(states, lengths)`` of every item's text below the trained language-model layers
+    (``plm_train_layers``; ``text/trainable.py``)."""
+    from recbole_hier.text.trainable import lower_hidden_states
+
+    return lower_hidden_states(dataset.config, *item_texts(dataset))
 
 
 def build_behavior_text_table(dataset):

@@ -7,6 +7,8 @@ import dataclasses
 from recbole_hier.keys import Key, KeySet
 from recbole_hier.model.text_keys import (
     ITEM_KEYS,
+    PLM_TRAIN_CHECKS,
+    PLM_TRAIN_KEYS,
     SOFTMAX_CHECKS,
     SOFTMAX_KEYS,
     TEXT_SCORE_CHECKS,
@@ -39,8 +41,9 @@ def _default(keys, **defaults):
 
 
 # behaviour keys are read (to refuse them) but not declared: RecBole returns ~ for them
-SASRECTEXT_KEYS = KeySet("SASRecText", [*TEXT_TABLE_KEYS, *ITEM_KEYS, *TEXT_SCORE_KEYS, *SOFTMAX_KEYS],
-                         checks=(_reads_no_behaviour_text, *TEXT_SCORE_CHECKS, *SOFTMAX_CHECKS),
+SASRECTEXT_KEYS = KeySet("SASRecText", [*TEXT_TABLE_KEYS, *PLM_TRAIN_KEYS, *ITEM_KEYS, *TEXT_SCORE_KEYS,
+                                        *SOFTMAX_KEYS],
+                         checks=(_reads_no_behaviour_text, *TEXT_SCORE_CHECKS, *SOFTMAX_CHECKS, *PLM_TRAIN_CHECKS),
                          header=_header("SASRecText"))
 
 UNISREC_KEYS = KeySet("UniSRec", [

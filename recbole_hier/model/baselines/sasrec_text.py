@@ -17,7 +17,7 @@ without (much) training can be scored by their text as HierRec's are (``cold_sco
 from recbole.model.sequential_recommender.sasrec import SASRec
 
 from recbole_hier.data.dataset import TextSequentialDataset
-from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
+from recbole_hier.model.items import ItemRepresentation, NewItemsMixin, init_outside_language_model
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.softmax import build_softmax
 from recbole_hier.model.baselines.keys import SASRECTEXT_KEYS
@@ -32,7 +32,8 @@ class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
         # SASRec's forward, losses and scoring read self.item_embedding(ids) and
         # self.item_embedding.weight ([n_items H]): ItemRepresentation offers both
         self.item_embedding = ItemRepresentation.from_config(config, dataset, self.adaptor_dropout(config))
-        self.item_embedding.apply(self._init_weights)  # SASRec's initialisation; the text stays frozen
+        # SASRec's initialisation; the text and the language model's layers keep theirs
+        init_outside_language_model(self.item_embedding, self._init_weights)
         self.init_text_scores(config, dataset)  # cold_score, text_mix_count
         self.scorer = self.training_scorer(config)  # how calculate_loss scores items, full or sampled
         self.softmax = build_softmax(config, dataset)
@@ -54,6 +55,8 @@ class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
         self.softmax.exclude(item_ids)
 
     def calculate_loss(self, interaction):
+        # a trained language model encodes the items this step scores
+        self.item_embedding.begin_step(self.softmax, interaction[self.POS_ITEM_ID])
         if self.softmax.kind == "full":
             return self.full_softmax_loss(interaction)
         user = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])  # [B H]

@@ -9,6 +9,8 @@ from recbole_hier.keys import Key, KeySet
 from recbole_hier.model.text_keys import (
     BEHAVIOR_KEYS,
     ITEM_KEYS,
+    PLM_TRAIN_CHECKS,
+    PLM_TRAIN_KEYS,
     SOFTMAX_KEYS,
     TEXT_SCORE_CHECKS,
     TEXT_SCORE_KEYS,
@@ -59,6 +61,7 @@ HEADER = """\
 
 HIERREC_KEYS = KeySet("HierRec", [
     *TEXT_TABLE_KEYS,
+    *PLM_TRAIN_KEYS,
     *BEHAVIOR_KEYS,
     *ITEM_KEYS,
     *TEXT_SCORE_KEYS,
@@ -88,9 +91,11 @@ HIERREC_KEYS = KeySet("HierRec", [
         "weight: 0.2}], lstm: [{field: rating, weight: 0.1}]}: next item's category (item token/token_seq "
         "field) or next behaviour (inter token/float field).", nullable=True),
     Key("text_loss_weight", "float", 0.0, "Weight of a next-item CE in which the scoring user vector (see "
-        "score_levels) ranks every item by its text part alone, cos(u, adapt(T[i])) / cold_score_temperature: "
+        "score_levels) ranks every item by its text part alone, cos(u, adapt(T[i])) / text_loss_temperature: "
         "the text-only scorer that cold_score: calibrated applies to unseen items, trained; 0 = off. Needs "
         "item_repr: text or text+id.", low=0),
+    Key("text_loss_temperature", "float", 0.1, "Temperature of the text_loss_weight CE: a trained quantity, "
+        "apart from cold_score_temperature, which only ranks (and may be rescored).", low=0, low_open=True),
     Key("vae", "bool", True, "VAE head on the top level (train with z, score with mu)."),
     Key("vae_loss_weight", "float", 1.0, "Weight of the VAE term CE(z) + beta * KL.", low=0),
     Key("kl_beta_max", "float", 0.01, "Final KL weight beta.", low=0),
@@ -101,5 +106,5 @@ HIERREC_KEYS = KeySet("HierRec", [
         "softmax).", choices=("CE",),
         section="RecBole keys HierRec fixes"),
     Key("train_neg_sample_args", "dict", None, "Must be ~ with CE.", nullable=True),
-], checks=(_one_weight_per_level, _level_sizes, *TEXT_SCORE_CHECKS, _text_loss_needs_text, _no_negative_sampling),
+], checks=(_one_weight_per_level, _level_sizes, *TEXT_SCORE_CHECKS, *PLM_TRAIN_CHECKS, _text_loss_needs_text, _no_negative_sampling),
    header=HEADER)

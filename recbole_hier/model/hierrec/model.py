@@ -18,7 +18,7 @@ from torch import nn
 from recbole_hier.data.dataset import TextSequentialDataset
 from recbole_hier.model.hierrec.aux import build_aux_targets
 from recbole_hier.model.hierrec.keys import HIERREC_KEYS
-from recbole_hier.model.items import ItemRepresentation, NewItemsMixin
+from recbole_hier.model.items import ItemRepresentation, NewItemsMixin, init_outside_language_model
 from recbole_hier.model.hierrec.levels import (
     AttentionLevel,
     MultiScaleLevel,
@@ -87,10 +87,10 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
         self.aux_level_index = [level_names.index(aux.level) for aux in self.aux_targets]
         # the calibrated cold scorer, cos(u, adapt(T[i])) / T, as a training objective of its own
         self.text_loss_weight = config["text_loss_weight"]
-        self.text_scorer = ItemScorer("cosine", config["cold_score_temperature"])
+        self.text_scorer = ItemScorer("cosine", config["text_loss_temperature"])
 
-        # parameters initialization (the frozen text tables are not touched)
-        self.apply(self._init_weights)
+        # parameters initialization (the frozen text tables and the language model's layers are not touched)
+        init_outside_language_model(self, self._init_weights)
 
     @staticmethod
     def _build_level(kind, config, dropout):
@@ -162,6 +162,7 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
 
     def calculate_loss(self, interaction):
         target = interaction[self.POS_ITEM_ID]
+        self.items.begin_step(self.softmax, target)  # a trained language model encodes the scored items
         text, rows = self.items.parts()  # [N H] (or None) each
         item_table = self.items.combine(text, rows)  # [N H]
         users = self._users(interaction, item_table)
