@@ -175,6 +175,8 @@ def _yaml_value(value):
         return "~"
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, float) and "e" in repr(value) and "." not in repr(value):
+        return repr(value).replace("e", ".0e")  # 5e-05 reads back as a string in YAML 1.1; 5.0e-05 as a float
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):

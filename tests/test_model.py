@@ -263,7 +263,9 @@ def test_the_attention_level_is_causal():
 
 
 def test_the_text_part_is_the_calibrated_scorers_softmax_over_every_trained_item(built):
-    *_, train, valid, test, model = built(text_loss_weight=0.5, score_levels="mean", cold_score_temperature=0.2)
+    # its own temperature: rescoring cold_score_temperature never changes what was trained
+    *_, train, valid, test, model = built(text_loss_weight=0.5, score_levels="mean", text_loss_temperature=0.2,
+                                          cold_score_temperature=0.07)
     model.eval()  # no dropout: the same user vectors twice
     inter = first_batch(train)
     target = inter[model.POS_ITEM_ID]

@@ -119,3 +119,24 @@ def test_a_fine_tuned_checkpoint_scores_with_its_trained_layers_and_embeds_new_i
     direct = encoder.encode([item_texts(dataset)[0][old]])[0]
     assert torch.allclose(new_row, direct, atol=1e-5)
     assert os.path.exists(model_file)
+
+
+def test_a_paused_fine_tuning_run_resumes_its_layers_and_their_optimizer_state(tiny_data, tiny_bert, tmp_path):
+    from recbole_hier.benchmark.plan import Plan
+    from recbole_hier.benchmark.runner import run_one
+    from recbole_hier.benchmark.store import RunStore
+    from tests.test_benchmark import write_suite
+
+    path = write_suite(tmp_path, tiny_data, tiny_bert, tuning=None, reference="HierRec",
+                       config_changes={"epochs": 2, "stopping_step": 10, "plm_train_layers": 1,
+                                       "plm_learning_rate": 0.01, "softmax": "sampled", "num_negatives": 8},
+                       models={"HierRec": {}})
+    spec = Plan.load(path).seeded_runs("tiny", "HierRec", {})[0]
+    whole, paused = RunStore(str(tmp_path / "whole")), RunStore(str(tmp_path / "paused"))
+    assert run_one(spec, whole)[1] == "ran"
+    assert run_one(spec, paused, deadline=0)[1].startswith("paused")
+    assert run_one(spec, paused)[1] == "ran (resumed)"
+    a, b = whole.load(spec.key), paused.load(spec.key)
+    assert b["resumed_at_epochs"] == [1]
+    for key in ("train_loss", "best_valid", "test", "per_user"):  # the same layers, Adam moments and draws
+        assert a[key] == b[key], key

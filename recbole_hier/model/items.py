@@ -65,8 +65,9 @@ class ItemRepresentation(nn.Module):
         self.trainable_text = trainable_text if self.uses_text else None
         if self.trainable_text is not None:
             # every text's vector under the layers as they are: recomputed when stale (each switch
-            # between training and evaluation), never saved (the layers are)
-            self.register_buffer("text", text_table.float(), persistent=False)
+            # between training and evaluation); never saved (the layers are), not a buffer (DDP
+            # would broadcast it every step)
+            self.text = text_table.float()
         else:
             # frozen: a parameter (moves with .to(), saved in state_dict, not a DDP-broadcast
             # buffer) that no weight initialisation touches
@@ -84,6 +85,12 @@ class ItemRepresentation(nn.Module):
         self._stale = self.trainable_text is not None  # so may the language model's layers
         self._step_text = None
         return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) moves the trained layers' text rows too
+        super()._apply(fn, *args, **kwargs)
+        if self.trainable_text is not None:
+            self.text = fn(self.text)
+        return self
 
     def text_rows(self):
         """Every item's language-model vector ``[n_items D]`` (no gradient): the frozen table, or

@@ -119,9 +119,15 @@ class TrainableText(nn.Module):
         self._mask = create_bidirectional_mask
         self.pooling = config["plm_pooling"]
         self.gradient_checkpointing = bool(config["plm_gradient_checkpointing"])
-        self.register_buffer("states", states.float(), persistent=False)  # [sum(lengths) D]
-        self.register_buffer("lengths", lengths.long(), persistent=False)  # [N]
-        self.register_buffer("offsets", self._offsets(self.lengths), persistent=False)  # [N]
+        # rebuilt with the model, never saved, and not buffers: DDP would broadcast them every step
+        self.states = states.float()  # [sum(lengths) D]
+        self.lengths = lengths.long()  # [N]
+        self.offsets = self._offsets(self.lengths)  # [N]
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) and the like move the token states too
+        super()._apply(fn, *args, **kwargs)
+        self.states, self.lengths, self.offsets = fn(self.states), fn(self.lengths), fn(self.offsets)
+        return self
 
     @staticmethod
     def _offsets(lengths):
