@@ -43,6 +43,20 @@ def test_a_training_step_moves_the_layers_through_the_items_it_scores(built, mod
     assert torch.allclose(model.item_representation.text_rows(), layers.table(), atol=1e-6)
 
 
+def test_texts_run_in_chunks_of_similar_length_and_come_back_in_order(tiny_bert):
+    from recbole_hier.text.trainable import TrainableText
+
+    torch.manual_seed(0)
+    lengths = torch.randint(1, 12, (20,))
+    config = {"plm_name_or_path": tiny_bert, "plm_train_layers": 1, "plm_trust_remote_code": False,
+              "plm_pooling": "mean", "plm_gradient_checkpointing": False}
+    layers = TrainableText(config, torch.randn(int(lengths.sum()), 32), lengths).eval()
+    ids = torch.randperm(20)
+    one_by_one = torch.cat([layers(ids[i:i + 1]) for i in range(20)])  # no padding at all
+    assert torch.allclose(layers(ids, chunk=3), one_by_one, atol=1e-5)
+    assert torch.allclose(layers(ids, chunk=1000), one_by_one, atol=1e-5)  # padding never counts
+
+
 def test_without_begin_step_a_trained_language_model_refuses_to_read_stale_vectors(built):
     *_, model = built(plm_train_layers=1)
     model.train()

@@ -142,7 +142,16 @@ class TrainableText(nn.Module):
         self.lengths = torch.cat([self.lengths, lengths.to(self.lengths)])
         self.offsets = self._offsets(self.lengths)
 
-    def forward(self, ids):  # [M] -> [M D]
+    def forward(self, ids, chunk=256):  # [M] -> [M D]
+        """The texts ``ids`` through the trained layers and the pooling, in chunks of similar
+        length (each padded to its own longest: attention's cost is quadratic in it)."""
+        if len(ids) <= chunk:
+            return self._encode(ids)
+        order = torch.argsort(self.lengths[ids])
+        pooled = torch.cat([self._encode(ids[order[i:i + chunk]]) for i in range(0, len(ids), chunk)])
+        return pooled[torch.argsort(order)]
+
+    def _encode(self, ids):  # [M] -> [M D]
         lengths = self.lengths[ids]  # [M]
         longest = int(lengths.max()) if len(ids) else 1
         steps = torch.arange(longest, device=ids.device)  # [T]
@@ -163,7 +172,7 @@ class TrainableText(nn.Module):
         return out[0] if isinstance(out, tuple) else out
 
     @torch.no_grad()
-    def table(self, ids=None, chunk=1024):
+    def table(self, ids=None, chunk=256):
         """The vectors ``[M D]`` of texts ``ids`` (None: every text, padding's row 0 zeros) with
         the layers as they are now (no dropout)."""
         was = self.training
@@ -171,7 +180,7 @@ class TrainableText(nn.Module):
         try:
             every = ids is None
             ids = torch.arange(len(self), device=self.states.device) if every else ids
-            rows = torch.cat([self(ids[i:i + chunk]) for i in range(0, len(ids), chunk)])
+            rows = self(ids, chunk)
         finally:
             self.train(was)
         if every:
