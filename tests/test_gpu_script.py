@@ -36,3 +36,18 @@ def test_the_gpu_script_runs_its_steps_and_the_speed_ratio_and_hands_back_the_re
     again = subprocess.run(["bash", os.path.join(REPO, "recbole_hier", "benchmark", "gpu.sh")], env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "gpu.sh: no time left for: --suite" in again.stdout
+
+
+def test_every_step_of_the_repository_s_gpu_script_names_a_suite_and_parts_it_has():
+    from recbole_hier.benchmark.__main__ import parse_args
+    from recbole_hier.benchmark.plan import Plan
+
+    path = os.path.join(REPO, "recbole_hier", "benchmark", "gpu_steps.txt")
+    steps = [line.split() for line in open(path) if line.strip() and not line.startswith("#")]
+    assert steps
+    for step in steps:
+        args = parse_args(step)
+        plan = Plan.load(os.path.join(REPO, args.suite))
+        plan.select(plan.datasets, args.only, "--only", "datasets")  # SuiteError on a name it lacks
+        plan.select(plan.models, args.models, "--models", "models")
+        plan.select_seeds(args.seeds)
