@@ -116,7 +116,25 @@ class DistributedFixesMixin:
 
 class LanguageModelGroupMixin:
     """The trained language-model layers (``plm_train_layers``) get their own learning rate and
-    weight decay (``plm_learning_rate``, ``plm_weight_decay``) in the optimizer."""
+    weight decay (``plm_learning_rate``, ``plm_weight_decay``) in the optimizer, warmed up
+    linearly over ``plm_warmup_steps`` optimisation steps. The step comes from the epoch index,
+    so a resumed run continues the schedule where it stopped."""
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        warmup = self.config["plm_warmup_steps"] or 0
+        groups = self.optimizer.param_groups
+        if warmup <= 0 or len(groups) < 2:
+            return super()._train_epoch(train_data, epoch_idx, loss_func, show_progress)
+        loss_func = loss_func or self.model.calculate_loss
+        step = epoch_idx * len(train_data)
+
+        def warmed_up(interaction):  # called once per step, before its optimizer step
+            nonlocal step
+            step += 1
+            groups[1]["lr"] = self.config["plm_learning_rate"] * min(1.0, step / warmup)
+            return loss_func(interaction)
+
+        return super()._train_epoch(train_data, epoch_idx, warmed_up, show_progress)
 
     def _build_optimizer(self, **kwargs):
         items = getattr(self.model, "item_representation", None)

@@ -77,6 +77,18 @@ def test_the_layers_get_their_own_learning_rate_and_weight_decay(make_config):
     assert len(frozen.trainer.optimizer.param_groups) == 1
 
 
+def test_the_layers_learning_rate_warms_up_linearly_over_optimisation_steps(make_config):
+    from recbole_hier import pipeline
+
+    run = pipeline.build(make_config(plm_train_layers=1, plm_learning_rate=1e-3, plm_warmup_steps=10, epochs=2))
+    steps = len(run.train_data)
+    run.trainer._train_epoch(run.train_data, 0)
+    assert run.trainer.optimizer.param_groups[1]["lr"] == pytest.approx(1e-3 * steps / 10)
+    assert run.trainer.optimizer.param_groups[0]["lr"] == run.config["learning_rate"]  # the rest: no warm-up
+    run.trainer._train_epoch(run.train_data, 20)  # past the warm-up (a resumed run's epoch index)
+    assert run.trainer.optimizer.param_groups[1]["lr"] == pytest.approx(1e-3)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"plm_train_layers": 3}, "plm_train_layers: 3 is more than the 2 layers"),
     ({"plm_train_layers": "some"}, "plm_train_layers must be a number"),

@@ -126,6 +126,8 @@ PLM_TRAIN_KEYS = [
     Key("plm_learning_rate", "float", 5e-5, "Learning rate of the trained language-model layers (their own: "
         "an encoder collapses at the recommender's).", low=0, low_open=True),
     Key("plm_weight_decay", "float", 0.01, "Weight decay of the trained language-model layers.", low=0),
+    Key("plm_warmup_steps", "int", 0, "Optimisation steps over which their learning rate rises linearly to "
+        "plm_learning_rate (0 = from the first step).", low=0),
     Key("plm_gradient_checkpointing", "bool", False, "Recompute the trained layers' activations in backward "
         "instead of keeping them (less memory, more time)."),
 ]
