@@ -1,7 +1,8 @@
-"""The item representation every text-aware model here reads: frozen text + adaptor (+ ID).
+"""The item representation every text-aware model here reads: text + adaptor (+ ID).
 
 ``e_i = adapt(T[i]) (+ E_id[i])``: ``T`` is the dataset's frozen language-model table
-(``[n_items D]``, row 0 = padding), ``adapt`` a trainable projection to the model size
+(``[n_items D]``, row 0 = padding), or with ``plm_train_layers`` the output of the
+language model's trained top layers (``text/trainable.py``), ``adapt`` a trainable projection to the model size
 (``adaptors.py``) and ``E_id`` an optional ID embedding. HierRec's I1, SASRecText and
 UniSRec share it, so a comparison between them isolates what sits on top of the same
 item vectors. Items without a trained ID part are handled in ``unseen_items.py``.
