@@ -9,6 +9,7 @@ transformer layer, with the token embeddings kept frozen.
 """
 
 import copy
+import inspect
 from logging import getLogger
 
 import torch
@@ -35,6 +36,20 @@ def trained_layer_count(value, n_layers, path):
         raise ValueError(f"plm_train_layers: {value} is more than the {n_layers} layers of {path} "
                          f"(use 0 to {n_layers}, or all)")
     return k
+
+
+def _attention_mask(plm_config, hidden, mask):
+    """The layers' attention mask for ``mask`` ``[M T]`` in the form this ``transformers`` expects:
+    ``create_bidirectional_mask`` (which picks it by attention implementation) where it exists,
+    its ``input_embeds`` spelling before 5.9; before it (4.x), BERT layers add an ``[M 1 1 T]``
+    mask of 0 and the dtype's minimum to their scores."""
+    try:
+        from transformers.masking_utils import create_bidirectional_mask
+    except ImportError:
+        return (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    embeds = "inputs_embeds" if "inputs_embeds" in inspect.signature(create_bidirectional_mask).parameters \
+        else "input_embeds"
+    return create_bidirectional_mask(config=plm_config, attention_mask=mask.long(), **{embeds: hidden})
 
 
 def _pool(hidden, mask, pooling):  # [M T D], [M T] -> [M D]
@@ -107,7 +122,6 @@ class TrainableText(nn.Module):
     def __init__(self, config, states, lengths):
         super().__init__()
         from transformers import AutoModel
-        from transformers.masking_utils import create_bidirectional_mask
 
         path = resolve_plm_path(config["plm_name_or_path"])
         model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32,
@@ -116,7 +130,6 @@ class TrainableText(nn.Module):
         self.k = trained_layer_count(config["plm_train_layers"], len(layers), path)
         self.layers = nn.ModuleList(copy.deepcopy(layers[len(layers) - self.k:]))
         self.plm_config = model.config
-        self._mask = create_bidirectional_mask
         self.pooling = config["plm_pooling"]
         self.gradient_checkpointing = bool(config["plm_gradient_checkpointing"])
         # rebuilt with the model, never saved, and not buffers: DDP would broadcast them every step
@@ -158,7 +171,7 @@ class TrainableText(nn.Module):
         mask = steps.unsqueeze(0) < lengths.unsqueeze(1)  # [M T]
         rows = (self.offsets[ids].unsqueeze(1) + steps.unsqueeze(0)).clamp(max=len(self.states) - 1)  # [M T]
         hidden = self.states[rows] * mask.unsqueeze(-1)  # [M T D]
-        attention = self._mask(config=self.plm_config, inputs_embeds=hidden, attention_mask=mask.long())
+        attention = _attention_mask(self.plm_config, hidden, mask)
         for layer in self.layers:
             if self.gradient_checkpointing and self.training:
                 hidden = checkpoint(self._run, layer, hidden, attention, use_reentrant=False)
