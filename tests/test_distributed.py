@@ -78,3 +78,16 @@ def test_text_tables_are_embedded_in_slices_across_ranks(tiny_bert, tmp_path):
     for table in tables:  # both ranks, miss and hit: the single-process table, row for row
         assert table.shape == (len(TEXTS), 32) and torch.allclose(table, alone, atol=1e-5)
     assert len([f for f in (tmp_path / "cache").iterdir() if f.suffix == ".safetensors"]) == 1
+
+
+def test_nproc2_trains_the_language_model_s_top_layer(ring_data, tiny_bert, tmp_path, capsys):
+    """DDP over a trained language-model layer: every rank encodes its batch's scored items, the
+    layer's gradients are all-reduced with the rest, and the run learns as one process does."""
+    config = tiny_config_dict(ring_data, tiny_bert, tmp_path, epochs=8, learning_rate=0.01, train_batch_size=128,
+                              plm_train_layers=1, plm_learning_rate=0.001, softmax="sampled", num_negatives=16)
+    overrides = [f"--{k}={v}" for k, v in config.items()]
+    result = run_recbole_hier.main(
+        ["--model=HierRec", "--dataset=ring", "--nproc=2", f"--port={free_port()}", *overrides]
+    )
+    assert "test_result: recall@10=" in capsys.readouterr().out
+    assert result["test_result"]["hit@10"] > 0.5  # as the single-process run above learns
