@@ -18,6 +18,7 @@ from recbole_hier.checkpoint import data_identity
 from recbole_hier.data.cold_items import exclude_from_training
 from recbole_hier.files import write_text
 from recbole_hier.registry import create_dataset, get_model, get_trainer
+from recbole_hier.transfer import init_from
 
 
 @dataclass
@@ -55,6 +56,8 @@ def build(config, with_trainer=True, wrap_trainer=None, on_stage=None):
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     exclude_from_training(model, getattr(dataset, "cold_item_ids", ()), dataset.item_num)
+    if config["init_from"]:  # pre-trained on another catalogue (a resumed run's progress overrides it)
+        init_from(model, config["init_from"])
     clock.done("model")
     logger.info(model)
     built = Pipeline(config, dataset, train_data, valid_data, test_data, model)

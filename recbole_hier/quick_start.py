@@ -95,6 +95,7 @@ def load_data_and_model(model_file, device=None):
     config_dict = external_config(checkpoint)
     if device is not None:
         config_dict["use_gpu"] = str(device) != "cpu"
+    config_dict["init_from"] = None  # the checkpoint's own weights replace any warm start
     config = Config(checkpoint["config"]["model"], checkpoint["config"]["dataset"],
                     config_dict=config_dict)
     run = pipeline.build(config, with_trainer=False)

@@ -171,3 +171,38 @@ def test_a_paused_fine_tuning_run_resumes_its_layers_and_their_optimizer_state(t
     assert b["resumed_at_epochs"] == [1]
     for key in ("train_loss", "best_valid", "test", "per_user"):  # the same layers, Adam moments and draws
         assert a[key] == b[key], key
+
+
+def test_init_from_carries_everything_but_the_other_catalogue_s_items(tiny_data, tiny_bert, tmp_path):
+    from recbole_hier import pipeline, run_recbole_hier as train
+    from recbole_hier.checkpoint import CheckpointError, load_checkpoint
+    from recbole_hier.config import Config
+    from recbole_hier.quick_start import load_data_and_model
+    from tests.conftest import write_tiny_dataset
+
+    other = tmp_path / "other"
+    write_tiny_dataset(str(other), name="ring", n_users=60)  # another catalogue (its own items and users)
+    source = train("HierRec", "tiny", [PROTOCOL], tiny_config_dict(tiny_data, tiny_bert, tmp_path / "a",
+                                                                    plm_train_layers=1))["saved_model_file"]
+    stored = load_checkpoint(source)["state_dict"]
+    config = tiny_config_dict(str(other), tiny_bert, tmp_path / "b", plm_train_layers=1, init_from=source)
+    model = pipeline.build(Config("HierRec", "ring", [PROTOCOL], config), with_trainer=False).model
+    state = model.state_dict()
+    for name in ("levels.0.forward_lstms.0.weight_hh_l0", "items.adaptor.weight",
+                 "items.trainable_text.layers.0.output.dense.weight"):
+        assert torch.equal(state[name], stored[name]), name
+    assert not torch.equal(state["items.id_embedding.weight"][:5], stored["items.id_embedding.weight"][:5])
+    # a run from it trains and saves; loading its checkpoint needs no init_from file any more
+    target = train("HierRec", "ring", [PROTOCOL], config)["saved_model_file"]
+    os.remove(source)
+    assert load_data_and_model(target)[1] is not None
+    # another model, or another shape, is refused naming what does not fit
+    sas = train("SASRecText", "tiny", [PROTOCOL], tiny_config_dict(tiny_data, tiny_bert, tmp_path / "c",
+                                                                    n_layers=1))["saved_model_file"]
+    with pytest.raises(CheckpointError, match="is a SASRecText checkpoint; this run trains HierRec"):
+        pipeline.build(Config("HierRec", "ring", [PROTOCOL], {**config, "init_from": sas}), with_trainer=False)
+    wide = train("HierRec", "tiny", [PROTOCOL], tiny_config_dict(tiny_data, tiny_bert, tmp_path / "d",
+                                                                  hidden_size=32))["saved_model_file"]
+    with pytest.raises(CheckpointError, match="does not fit this model: .*hidden_size"):
+        pipeline.build(Config("HierRec", "ring", [PROTOCOL], {**config, "init_from": wide, "plm_train_layers": 0}),
+                       with_trainer=False)

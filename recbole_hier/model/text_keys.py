@@ -128,6 +128,9 @@ PLM_TRAIN_KEYS = [
     Key("plm_weight_decay", "float", 0.01, "Weight decay of the trained language-model layers.", low=0),
     Key("plm_warmup_steps", "int", 0, "Optimisation steps over which their learning rate rises linearly to "
         "plm_learning_rate (0 = from the first step).", low=0),
+    Key("init_from", "str", None, "Checkpoint of the same model trained on another catalogue: its "
+        "hierarchy (or transformer), adaptor and trained language-model layers start this run; ID "
+        "embeddings do not carry over (recbole_hier/transfer.py).", nullable=True),
     Key("plm_gradient_checkpointing", "bool", False, "Recompute the trained layers' activations in backward "
         "instead of keeping them (less memory, more time)."),
 ]
