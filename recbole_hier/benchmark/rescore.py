@@ -106,7 +106,6 @@ def score_checkpoint(model_file, points):
     test splits rebuilt from its config, then the trained setting and each of ``points``.
     ValueError naming the file and the key when the model does not apply a point."""
     from recbole_hier.benchmark.runner import per_user_evaluator
-    from recbole_hier.model.scoring import ScoringSetting
     from recbole_hier.quick_start import load_data_and_model
     from recbole_hier.registry import get_trainer
 
