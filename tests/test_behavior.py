@@ -92,6 +92,7 @@ def test_history_carries_past_behaviour_only(built, make_config, hand_data):
     model = get_model("HierRec")(config, train._dataset).eval()
     assert model.uses_behavior
     with torch.no_grad():
+        model.semantic.behavior_gate.fill_(1.0)  # opened, as training does (it starts closed)
         scores = model.full_sort_predict(batch)
         # The target's own behaviour is not an input...
         other_target = Interaction({**batch.interaction, BEHAVIOR_FIELD: torch.ones_like(batch[BEHAVIOR_FIELD])})
@@ -104,13 +105,52 @@ def test_history_carries_past_behaviour_only(built, make_config, hand_data):
         assert not torch.allclose(scores, model.full_sort_predict(changed))
 
 
-def test_behaviour_fusion_trains(make_config, hand_data):
+def test_behaviour_starts_gated_shut_and_training_opens_the_gate(make_config, hand_data):
     config = behavior_config(make_config, hand_data)
     dataset = create_dataset(config)
-    train, *_ = data_preparation(config, dataset)
+    train, valid, _ = data_preparation(config, dataset)
     model = get_model("HierRec")(config, train._dataset)
-    sum(model.calculate_loss(next(iter(train)))).backward()
-    assert model.behaviors.adaptor.weight.grad is not None
+    histories = valid.dataset.inter_feat
+    other = Interaction({**histories.interaction,
+                         "behavior_text_list": torch.where(histories["behavior_text_list"] > 0, 1, 0)})
+
+    def scores(interaction):
+        model.eval()
+        with torch.no_grad():
+            return model.full_sort_predict(interaction)
+
+    # a fresh model is the one without behaviour: the gate is shut
+    assert torch.equal(model.semantic.behavior_gate, torch.zeros(model.hidden_size))
+    assert torch.equal(scores(histories), scores(other))
+    # the first step's gradient opens it; the behaviour adaptor learns once it is open
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for step in range(2):
+        model.train()
+        optimizer.zero_grad()
+        sum(model.calculate_loss(next(iter(train)))).backward()
+        if step == 0:
+            assert model.semantic.behavior_gate.grad.abs().sum() > 0
+            assert model.behaviors.adaptor.weight.grad.abs().sum() == 0
+        optimizer.step()
+    assert model.behaviors.adaptor.weight.grad.abs().sum() > 0
+    assert not torch.equal(scores(histories), scores(other))
+
+
+def test_behaviour_share_measures_the_gated_term(make_config, hand_data):
+    from recbole_hier.benchmark.behaviour_share import measure
+
+    config = behavior_config(make_config, hand_data)
+    dataset = create_dataset(config)
+    train, valid, _ = data_preparation(config, dataset)
+    model = get_model("HierRec")(config, train._dataset)
+    fresh = measure(model, dataset, valid)
+    # validation histories: u1 and u2 three steps each, u3 two; "rated 4 of 5" three of the eight
+    assert fresh["steps"] == 8 and fresh["added_norm"] == 0 and fresh["behaviour_norm"] > 0
+    assert fresh["texts"] == 5 and fresh["top5_share"] == 1.0 and fresh["top5"][0] == "rated 4 of 5"
+    assert 0.5 < fresh["mean_cosine"] < 1
+    with torch.no_grad():
+        model.semantic.behavior_gate.fill_(0.5)
+    assert abs(measure(model, dataset, valid)["added_norm"] - 0.5 * fresh["behaviour_norm"]) < 1e-6
 
 
 def test_template_only_and_placeholder(make_config, hand_data, caplog):

@@ -18,18 +18,25 @@ def gather_last(seq, lengths):
 
 
 class SemanticLevel(nn.Module):
-    """I1: item vectors (+ behaviour vectors, summed) + position, LayerNorm, dropout."""
+    """I1: item vectors (+ gated behaviour vectors) + position, LayerNorm, dropout.
 
-    def __init__(self, hidden_size, max_len, use_position, dropout):
+    The behaviour vector enters through a per-dimension gate that starts at zero, so a
+    model with behaviour text starts as the one without and lets behaviour in only as
+    far as training rewards it: added ungated, a few near-identical texts ("rated 4 of 5")
+    give every step an offset as large as the item vector itself (results/long/NOTES.md).
+    """
+
+    def __init__(self, hidden_size, max_len, use_position, dropout, with_behavior=False):
         super().__init__()
         self.position = nn.Embedding(max_len, hidden_size) if use_position else None
+        self.behavior_gate = nn.Parameter(torch.zeros(hidden_size)) if with_behavior else None
         self.norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, item_vectors, item_seq, behavior=None):  # [N H], [B L], [B L H] -> [B L H]
         x = F.embedding(item_seq, item_vectors)
         if behavior is not None:
-            x = x + behavior
+            x = x + self.behavior_gate * behavior
         if self.position is not None:
             x = x + self.position.weight[: item_seq.size(1)].unsqueeze(0)
         return self.dropout(self.norm(x))

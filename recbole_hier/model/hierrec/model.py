@@ -68,7 +68,8 @@ class HierRec(NewItemsMixin, TextScoresMixin, SequentialRecommender):
                                config["text_adaptor"], dropout, config["moe_experts"])
             if self.uses_behavior else None
         )
-        self.semantic = SemanticLevel(self.hidden_size, self.max_seq_length, config["use_position"], dropout)
+        self.semantic = SemanticLevel(self.hidden_size, self.max_seq_length, config["use_position"], dropout,
+                                      with_behavior=self.uses_behavior)
         self.levels = nn.ModuleList(self._build_level(kind, config, dropout) for kind in self.level_kinds)
         readout = config["readout"]
         self.readouts = nn.ModuleList(Readout(self.hidden_size, readout) for _ in self.level_kinds)
