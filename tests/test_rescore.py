@@ -79,6 +79,33 @@ def test_the_rule_picks_on_validation_within_the_bound_or_the_best():
     assert rescore.choose(worse, rule, groups)["setting"] == {}
 
 
+def test_the_report_prints_each_seed_s_choice_and_their_mean():
+    from types import SimpleNamespace
+
+    from recbole_hier.benchmark.report import _rescore_lines
+
+    def run(seed, valid_rows, test_rows):
+        record = _record(valid_rows)
+        record["rescored"] = [{**row, "test": test} for row, test in zip(record["rescored"], test_rows)]
+        record.update(name="M", dataset="d", seed=seed,
+                      per_user={"user": ["u1", "u2", "u3", "u4"], "target": ["a", "b", "c", "d"]})
+        return record
+
+    # seed 1 validates best at T 0.1 (test mean 0.5, cold 1.0, warm 1/3), seed 2 at T 0.2 (0.25, 0.0, 1/3)
+    runs = [run(1, [({}, [0.0] * 4), ({"cold_score_temperature": 0.1}, [1.0] * 4),
+                    ({"cold_score_temperature": 0.2}, [0.5] * 4)],
+                [[0.0] * 4, [1.0, 0.0, 0.0, 1.0], [0.0] * 4]),
+            run(2, [({}, [0.0] * 4), ({"cold_score_temperature": 0.1}, [0.2] * 4),
+                    ({"cold_score_temperature": 0.2}, [0.6] * 4)],
+                [[0.0] * 4, [0.0] * 4, [0.0, 0.0, 1.0, 0.0]])]
+    plan = SimpleNamespace(models={"M": {"rescore": {"grid": {"cold_score_temperature": [0.1, 0.2]}}}})
+    lines = _rescore_lines(plan, "d", runs)
+    assert "| M | 1 | ndcg@10, best | cold_score_temperature: 0.1 | 1.0000 | 0.5000 | 1.0000 | 0.3333 |" in lines
+    assert "| M | 2 | ndcg@10, best | cold_score_temperature: 0.2 | 0.6000 | 0.2500 | 0.0000 | 0.3333 |" in lines
+    assert ("| **M** | **mean of 2** | | each seed's choice | **0.8000** | **0.3750** | **0.5000** | **0.3333** |"
+            in lines)
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"grid": {"cold_temperature": [0.1]}}, "rescore grid key 'cold_temperature' is not a scoring key"),
     ({"grid": {"cold_score_temperature": [0.1]}, "choose": {"metric": "recall@10"}}, "rescore metric must be"),

@@ -286,6 +286,7 @@ def _rescore_lines(plan, dataset, runs):
         base = _setting_text(rule.get("of", {}))
         rule_text = (f"{rule.get('metric', 'ndcg@10')}" + (f" within {float(rule['within']):.0%} of {base}, "
                      f"{rule['pick']}" if "pick" in rule else ", best"))
+        figures = []
         for run in model_runs:
             valid_groups = stats.target_groups({"per_user": run["per_user_valid"],
                                                 "cold_items": run.get("cold_items")}, "cold")
@@ -293,15 +294,21 @@ def _rescore_lines(plan, dataset, runs):
             group, _ = rescore.metric_group(rule.get("metric", "ndcg@10"))
             valid = rescore.group_mean(row["valid"], run["per_user_valid"]["user"], valid_groups, group)
             test_groups = stats.target_groups(run, "cold")
-            test = [rescore.group_mean(row["test"], run["per_user"]["user"], test_groups, g)
-                    for g in ("all", "cold", "warm")]
-            cells = [f"{v:.4f}" if v == v else "n/a" for v in test]
+            figures.append([valid] + [rescore.group_mean(row["test"], run["per_user"]["user"], test_groups, g)
+                                      for g in ("all", "cold", "warm")])
             lines.append(f"| {name} | {run['seed']} | {rule_text} | {_setting_text(row['setting'])} | "
-                         f"{valid:.4f} | " + " | ".join(cells) + " |")
+                         + " | ".join(_cell(v) for v in figures[-1]) + " |")
+        if len(figures) > 1:  # each seed at its own choice, then averaged
+            lines.append(f"| **{name}** | **mean of {len(figures)}** | | each seed's choice | "
+                         + " | ".join(f"**{_cell(v)}**" for v in (sum(c) / len(c) for c in zip(*figures))) + " |")
     if unscored:
         lines += ([""] if lines else []) + [f"Not scored under their rescore grid yet (records made before it; the "
                                             f"same command trains them again): {', '.join(unscored)}."]
     return lines + [""] if lines else []
+
+
+def _cell(value):
+    return f"{value:.4f}" if value == value else "n/a"
 
 
 def _breakdown_lines(plan, dataset, runs):
