@@ -18,6 +18,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
+from recbole_hier.benchmark.cli import parse_with_overrides
 from recbole_hier.presets import preset_files
 from recbole_hier.text.behavior import BEHAVIOR_FIELD
 
@@ -72,12 +73,7 @@ def main(argv=None):
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--model_file", default=None, help="a HierRec checkpoint (default: a fresh model)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    args, overrides = parser.parse_known_args(argv)
-    bad = [arg for arg in overrides if not arg.startswith("--") or "=" not in arg]
-    if bad:
-        parser.error(f"unrecognised argument(s) {bad}: config overrides look like --key=value")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args, overrides = parse_with_overrides(parser, argv)
     out = measure(*_build(args, overrides))
     source = args.model_file or f"a fresh HierRec on {args.dataset}"
     print(f"{source}: {out['steps']} real validation-history steps")

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from recbole_hier.benchmark.cli import parse_with_overrides
 from recbole_hier.presets import preset_files
 
 
@@ -44,12 +45,7 @@ def main(argv=None):
     parser.add_argument("--topk", type=int, default=10)
     parser.add_argument("--batch_size", type=int, default=1024, help="users scored at a time")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    args, overrides = parser.parse_known_args(argv)
-    bad = [arg for arg in overrides if not arg.startswith("--") or "=" not in arg]
-    if bad:
-        parser.error(f"unrecognised argument(s) {bad}: config overrides look like --key=value")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args, overrides = parse_with_overrides(parser, argv)
     out = measure(args.dataset, args.model, args.topk, args.batch_size, overrides)
     print(f"{args.model} on {args.dataset}: {out['users']} users, {out['items']} items, "
           f"{torch.get_num_threads()} threads")
