@@ -180,4 +180,4 @@ def test_ml_latest_small_preset_does_not_load_the_leaky_tags_column():
     with open(os.path.join(repo, "properties", "dataset", "ml-latest-small.yaml")) as f:
         preset = yaml.safe_load(f)
     assert "tags" not in preset["load_col"]["item"]
-    assert preset["behavior_side_file"] == "ml-latest-small.tags.tsv"
+    assert not any(key.startswith("behavior_") for key in preset)  # off: results/behaviour_aux/NOTES.md

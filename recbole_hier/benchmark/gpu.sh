@@ -29,7 +29,7 @@ jobs=${GPU_JOBS:-6}
 device=${GPU_DEVICE:-cuda}
 results=${GPU_RESULTS:-$repo/results}
 steps=${GPU_STEPS:-$repo/recbole_hier/benchmark/gpu_steps.txt}
-speed_args=${SPEED_ARGS:---dataset ml-latest-small --behavior_text_template=~ --behavior_side_file=~}
+speed_args=${SPEED_ARGS:---dataset ml-latest-small}
 py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$out"

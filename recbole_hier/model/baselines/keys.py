@@ -20,9 +20,9 @@ from recbole_hier.model.text_keys import (
 def _reads_no_behaviour_text(config, owner):
     set_keys = [k for k in ("behavior_text_template", "behavior_side_file") if config[k]]
     if set_keys:
-        raise ValueError(f"{owner} reads no behaviour text, but {set_keys} are set (the ml-100k and "
-                         f"ml-latest-small presets set them): pass --behavior_text_template=~ "
-                         f"--behavior_side_file=~, so every model reads the same inputs")
+        raise ValueError(f"{owner} reads no behaviour text, but {set_keys} are set: leave them unset "
+                         f"(or pass --behavior_text_template=~ --behavior_side_file=~), so every model "
+                         f"reads the same inputs")
 
 
 def _full_softmax(config, owner):

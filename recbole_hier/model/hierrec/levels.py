@@ -23,7 +23,7 @@ class SemanticLevel(nn.Module):
     The behaviour vector enters through a per-dimension gate that starts at zero, so a
     model with behaviour text starts as the one without and lets behaviour in only as
     far as training rewards it: added ungated, a few near-identical texts ("rated 4 of 5")
-    give every step an offset as large as the item vector itself (results/long/NOTES.md).
+    give every step an offset larger than the item vector itself (results/behaviour_aux/NOTES.md).
     """
 
     def __init__(self, hidden_size, max_len, use_position, dropout, with_behavior=False):
