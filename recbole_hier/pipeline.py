@@ -44,6 +44,9 @@ def build(config, with_trainer=True, wrap_trainer=None, on_stage=None):
     """
     clock = _StageClock(on_stage)
     init_seed(config["seed"], config["reproducibility"])
+    # RecBole's init_logger makes ./log/<model>/ by check-then-create, which races between DDP
+    # ranks starting together on a fresh checkout (FileExistsError): make it first, race-free.
+    os.makedirs(os.path.join("log", config["model"]), exist_ok=True)
     init_logger(config)
     logger = getLogger()
     logger.info(config)
