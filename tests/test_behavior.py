@@ -151,6 +151,11 @@ def test_behaviour_share_measures_the_gated_term(make_config, hand_data):
     with torch.no_grad():
         model.semantic.behavior_gate.fill_(0.5)
     assert abs(measure(model, dataset, valid)["added_norm"] - 0.5 * fresh["behaviour_norm"]) < 1e-6
+    plain = behavior_config(make_config, hand_data, behavior_text_template=None, behavior_side_file=None)
+    plain_data = create_dataset(plain)
+    train, valid, _ = data_preparation(plain, plain_data)
+    with pytest.raises(ValueError, match="reads no behaviour text: set behavior_text_template"):
+        measure(get_model("HierRec")(plain, train._dataset), plain_data, valid)
 
 
 def test_template_only_and_placeholder(make_config, hand_data, caplog):

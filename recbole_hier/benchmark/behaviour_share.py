@@ -1,7 +1,7 @@
 """How large behaviour text is in HierRec's I1, against the item vector it is added to.
 
     python -m recbole_hier.benchmark.behaviour_share [--dataset ml-latest-small] [--model_file F]
-        [--threads N] [--key=value ...]
+        [--threads N] --behavior_text_template="rated {rating} of 5" [--key=value ...]
 
 Over the real steps of the validation histories: the mean norm of the item vector, of the
 behaviour vector ``adapt(B)`` and of the term I1 adds (``gate * adapt(B)``; the gate starts
@@ -41,7 +41,7 @@ def measure(model, dataset, valid_data):
     """The figures the module docstring lists, as a dict."""
     if not model.uses_behavior:
         raise ValueError("this HierRec reads no behaviour text: set behavior_text_template and/or "
-                         "behavior_side_file (the ml-100k and ml-latest-small presets do)")
+                         "behavior_side_file, e.g. --behavior_text_template=\"rated {rating} of 5\" (no preset does)")
     model.eval()
     histories = valid_data._dataset.inter_feat
     item_seq, lengths = histories[model.ITEM_SEQ], histories[model.ITEM_SEQ_LEN]
@@ -54,6 +54,7 @@ def measure(model, dataset, valid_data):
     counts = torch.bincount(histories[model.BEHAVIOR_SEQ][real], minlength=model.behaviors.text.size(0)).double()
     counts[0] = 0  # padding
     weights = counts / counts.sum()
+    top5 = counts.argsort(descending=True)[:5]
     unit = F.normalize(model.behaviors.text.double(), dim=-1)  # [T D] frozen text vectors
     mean_cosine = float((weights @ unit).norm() ** 2)  # E over two steps of cos(text_a, text_b)
     return {
@@ -62,8 +63,8 @@ def measure(model, dataset, valid_data):
         "behaviour_norm": float(behaviour.norm(dim=-1).mean()),
         "added_norm": float(added.norm(dim=-1).mean()),
         "texts": int((counts > 0).sum()),
-        "top5_share": float(counts.sort(descending=True).values[:5].sum() / counts.sum()),
-        "top5": [str(dataset.id2token(BEHAVIOR_FIELD, int(i))) for i in counts.argsort(descending=True)[:5]],
+        "top5_share": float(weights[top5].sum()),
+        "top5": [str(dataset.id2token(BEHAVIOR_FIELD, int(i))) for i in top5],
         "mean_cosine": mean_cosine,
     }
 
