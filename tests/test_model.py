@@ -67,6 +67,28 @@ def test_padding_does_not_change_user_vector(built, readout, levels):
         assert torch.allclose(ref[:1], single, atol=1e-5)
 
 
+def test_cpu_dropout_keeps_each_element_with_probability_one_minus_p():
+    from recbole_hier.model.dropout import Dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(400, 50, 64)
+    drop = Dropout(0.3)
+    out = drop(x)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005  # 1.28M draws: std 0.0004
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.7))
+    assert abs(out.mean().item() - 1.0) < 0.01  # unbiased, as nn.Dropout
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), out)  # reproducible from the seed
+    x.requires_grad_(True)
+    torch.manual_seed(0)
+    drop(x).sum().backward()
+    assert torch.allclose(x.grad, out)  # the gradient passes where the mask kept, scaled alike
+    drop.eval()
+    assert drop(x) is x
+    assert torch.equal(Dropout(1.0)(torch.ones(3)), torch.zeros(3))
+
+
 def test_tcn_is_causal():
     torch.manual_seed(0)
     tcn = MultiScaleLevel(hidden_size=8, kernel_size=3, dilations=[1, 2, 4], dropout=0.0).eval()

@@ -1,8 +1,9 @@
 """The interest hierarchy: I1 (semantic), I2 (BiLSTM), I3 (TCN), causal self-attention, read-outs.
 
 All levels take right-padded sequences ``[B L H]`` with lengths ``[B]`` and never
-let a padded position influence a real one: the BiLSTM is packed, the TCN is
-causal (position t sees positions <= t only), attention (levels and read-outs) is masked.
+let a padded position influence a real one: the BiLSTM reads each sequence within its
+length, the TCN is causal (position t sees positions <= t only), attention (levels and
+read-outs) is masked.
 """
 
 import math
@@ -10,6 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from recbole_hier.model.dropout import Dropout
+
 
 def gather_last(seq, lengths):
     """``seq[b, lengths[b]-1]`` for every b: ``[B L H] -> [B H]``."""
@@ -31,7 +35,7 @@ class SemanticLevel(nn.Module):
         self.position = nn.Embedding(max_len, hidden_size) if use_position else None
         self.behavior_gate = nn.Parameter(torch.zeros(hidden_size)) if with_behavior else None
         self.norm = nn.LayerNorm(hidden_size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, item_vectors, item_seq, behavior=None):  # [N H], [B L], [B L H] -> [B L H]
         x = F.embedding(item_seq, item_vectors)
@@ -83,7 +87,7 @@ class SequentialLevel(nn.Module):
             nn.LSTM(hidden_size, half, batch_first=True) for _ in range(num_layers))
         self.backward_lstms = nn.ModuleList(
             nn.LSTM(hidden_size, half, batch_first=True) for _ in range(num_layers))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(hidden_size)
 
     def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
@@ -117,7 +121,7 @@ class CausalConvBlock(nn.Module):
         super().__init__()
         self.left_pad = (kernel_size - 1) * dilation
         self.conv = nn.Conv1d(hidden_size, hidden_size, kernel_size, dilation=dilation)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(hidden_size)
 
     def forward(self, x):  # [B L H] -> [B L H]
