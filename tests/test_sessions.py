@@ -39,5 +39,8 @@ def test_main_reads_the_dataset_and_its_time_unit(tmp_path, capsys):
     assert (hour["mean"], hour["one_session"], hour["mean_length"]) == (2.0, 0.0, 3.0)
     assert (week["mean"], week["one_session"], week["mean_length"]) == (1.0, 1.0, 6.0)
     assert "| 3,600 | 2.00 | 2 | 0.0% | 3.0 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        sessions.main(["--gaps", "1h"])
+    assert "--gaps '1h': expected comma-separated seconds" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no timestamp field is loaded"):
         sessions.main(argv[:-2] + ["--load_col={'inter': ['user_id', 'item_id']}"])

@@ -86,7 +86,12 @@ def main(argv=None):
     parser.add_argument("--units_per_second", type=float, default=1.0,
                         help="timestamp units per second (1000 for milliseconds)")
     args, overrides = parse_with_overrides(parser, argv)
-    seconds = [float(g) for g in args.gaps.split(",")]
+    try:
+        seconds = [float(g) for g in args.gaps.split(",")]
+    except ValueError:
+        parser.error(f"--gaps {args.gaps!r}: expected comma-separated seconds, e.g. 1800,86400")
+    if args.units_per_second <= 0 or any(g < 0 for g in seconds):
+        parser.error("--units_per_second must be positive and --gaps non-negative")
     users, times, window = _interactions(args.dataset, overrides)
     out = measure(users, times / args.units_per_second, window, seconds)
     print(f"{args.dataset}: {out['users']} users, test-time windows of at most {window} interactions")
