@@ -84,10 +84,10 @@ def test_the_report_prints_each_seed_s_choice_and_their_mean():
 
     from recbole_hier.benchmark.report import _rescore_lines
 
-    def run(seed, valid_rows, test_rows):
+    def run(seed, valid_rows, test_rows, name="M"):
         record = _record(valid_rows)
         record["rescored"] = [{**row, "test": test} for row, test in zip(record["rescored"], test_rows)]
-        record.update(name="M", dataset="d", seed=seed,
+        record.update(name=name, dataset="d", seed=seed,
                       per_user={"user": ["u1", "u2", "u3", "u4"], "target": ["a", "b", "c", "d"]})
         return record
 
@@ -104,6 +104,13 @@ def test_the_report_prints_each_seed_s_choice_and_their_mean():
     assert "| M | 2 | ndcg@10, best | cold_score_temperature: 0.2 | 0.6000 | 0.2500 | 0.0000 | 0.3333 |" in lines
     assert ("| **M** | **mean of 2** | | each seed's choice | **0.8000** | **0.3750** | **0.5000** | **0.3333** |"
             in lines)
+    assert not any(line.startswith("At each seed's choice") for line in lines)  # one model: nothing to pair
+    # a second model, validating lower, at seeds 2 and 3: paired with M over seed 2 only
+    plan.models["N"] = plan.models["M"]
+    runs += [run(seed, [({}, [0.1] * 4)], [[0.5] * 4], name="N") for seed in (2, 3)]
+    lines = _rescore_lines(plan, "d", runs)
+    assert any(line.startswith("At each seed's choice") and line.endswith(
+        ": M 0.2500 against N 0.5000 (seeds 2: p seeds n/a, p users n/a).") for line in lines)
 
 
 @pytest.mark.parametrize("entry, message", [

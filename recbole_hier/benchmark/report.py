@@ -5,6 +5,8 @@ import io
 import json
 import os
 
+import numpy as np
+
 from recbole_hier.benchmark import rescore, stats
 from recbole_hier.benchmark.plan import point_tag, validation_score
 from recbole_hier.files import atomic_path, write_json, write_text
@@ -268,8 +270,9 @@ def _setting_text(setting):
 
 def _rescore_lines(plan, dataset, runs):
     """Each ``rescore`` model's scoring setting chosen on validation by its rule, per seed, with
-    its test NDCG@10 over all targets and (cold-item protocol) cold and warm ones."""
-    lines, unscored = [], []
+    its test NDCG@10 over all targets and (cold-item protocol) cold and warm ones; then the
+    model that validates best at its choices against each other one, paired."""
+    lines, unscored, chosen = [], [], {}
     for name, mspec in plan.models.items():
         here = [r for r in runs if r["dataset"] == dataset and r["name"] == name]
         model_runs = sorted((r for r in here if r.get("rescored")), key=lambda r: r["seed"])
@@ -298,13 +301,39 @@ def _rescore_lines(plan, dataset, runs):
                                       for g in ("all", "cold", "warm")])
             lines.append(f"| {name} | {run['seed']} | {rule_text} | {_setting_text(row['setting'])} | "
                          + " | ".join(_cell(v) for v in figures[-1]) + " |")
+            chosen.setdefault(name, []).append(
+                {"seed": run["seed"], "valid": valid, "test": figures[-1][1],
+                 "per_user": {"user": run["per_user"]["user"], "ndcg@10": row["test"]}})
         if len(figures) > 1:  # each seed at its own choice, then averaged
             lines.append(f"| **{name}** | **mean of {len(figures)}** | | each seed's choice | "
                          + " | ".join(f"**{_cell(v)}**" for v in (sum(c) / len(c) for c in zip(*figures))) + " |")
+    lines += _chosen_comparison_lines(chosen)
     if unscored:
         lines += ([""] if lines else []) + [f"Not scored under their rescore grid yet (records made before it; the "
                                             f"same command trains them again): {', '.join(unscored)}."]
     return lines + [""] if lines else []
+
+
+def _chosen_comparison_lines(chosen):
+    """The rescore model with the best mean validation at its choices against each other one,
+    over the seeds both have: mean test NDCG@10 at each seed's choice, a paired t-test over
+    those seeds and a Wilcoxon test over test users (each user's NDCG@10 averaged over them)."""
+    if len(chosen) < 2:
+        return []
+    leader = max(chosen, key=lambda name: np.mean([c["valid"] for c in chosen[name]]))
+    out = []
+    for name, other in chosen.items():
+        seeds = {c["seed"] for c in chosen[leader]} & {c["seed"] for c in other}
+        if name == leader or not seeds:
+            continue
+        lead, other = ([c for c in runs if c["seed"] in seeds] for runs in (chosen[leader], other))
+        p_seeds = stats.paired_seed_test({c["seed"]: c["test"] for c in lead}, {c["seed"]: c["test"] for c in other})
+        p_users = stats.paired_user_test(stats.per_user_mean(lead), stats.per_user_mean(other))
+        out.append(f"{leader} {np.mean([c['test'] for c in lead]):.4f} against {name} "
+                   f"{np.mean([c['test'] for c in other]):.4f} (seeds {', '.join(map(str, sorted(seeds)))}: "
+                   f"p seeds {stats.format_p(p_seeds)}, p users {stats.format_p(p_users)})")
+    return ["", "At each seed's choice, the model that validates best against the others, over the seeds both "
+                "have (test NDCG@10; paired t-test over seeds, Wilcoxon over test users): " + "; ".join(out) + "."]
 
 
 def _cell(value):
