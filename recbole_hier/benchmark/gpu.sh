@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Everything unfinished that a lent GPU should run, in one device call of about 10 minutes:
 #   1. the runner calls of gpu_steps.txt in order (the long suite's verdict pair and levers on
-#      ml-latest-small, the finetune suite's first seed, the cold suite, the verdict pair's other
-#      datasets, the rest of the finetune suite, then the rest of the long suite), six runs sharing the GPU with mixed precision (the package's default on CUDA), each call
-#      paused at what is left of GPU_HOURS with its progress saved, so the next call resumes;
+#      ml-latest-small, the finetune suite's first seed, the cold and text suites, the verdict
+#      pair's other datasets, the rest of the finetune and long suites, then the cpu and full
+#      suites), six runs sharing the GPU with mixed precision (the package's default on CUDA),
+#      each call paused at what is left of GPU_HOURS with its progress saved, so the next resumes;
 #   2. the GPU epoch ratio HierRec / SASRec (benchmark.training_speed).
-# The suites' records and progress are copied under $OUT, to come back and be committed.
+# The suites' new records and progress are packed into $OUT (benchmark/handback.py), to come
+# back and be committed: python -m recbole_hier.benchmark.handback unpack --results results DIR.
 #
 #   OUT=/tmp/out bash recbole_hier/benchmark/gpu.sh   # from the repository root (the steps' suite paths)
 #
@@ -34,6 +36,7 @@ py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$out"
 start=$(date +%s)
+stamp=$(mktemp)  # what the suites write after it is handed back
 status=0
 suites=()
 while read -r line; do
@@ -55,9 +58,11 @@ done < "$steps"
 "$py" -m recbole_hier.benchmark.training_speed --device "$device" --models HierRec,SASRec \
     --json "$out/training_speed_$device.json" $speed_args | tee "$out/training_speed_$device.txt"
 [[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
-for suite in $(printf '%s\n' "${suites[@]}" | sort -u); do
-    mkdir -p "$out/results/$suite"
-    cp -r "$results/$suite/." "$out/results/$suite/"
-done
+# the device hands back at most 8 flat files: the records in one archive, the paused runs'
+# progress in pieces (benchmark/handback.py; unpack with its "unpack" command)
+# shellcheck disable=SC2046
+"$py" -m recbole_hier.benchmark.handback pack --results "$results" --since "$stamp" --out "$out" \
+    $(printf '%s\n' "${suites[@]}" | sort -u) || status=1
+rm -f "$stamp"
 echo "gpu.sh: done in $(( $(date +%s) - start )) s, status $status"
 exit $status
