@@ -88,6 +88,11 @@ def _safe_members(tar, results):
     return tar.getmembers()
 
 
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def unpack(folder, results):
     """Extract ``records.tar.gz`` and the joined ``progress.tar.NN`` of ``folder`` into ``results``;
     returns the member paths."""
@@ -100,7 +105,7 @@ def unpack(folder, results):
             names += [m.name for m in members]
     pieces = sorted(glob.glob(os.path.join(folder, "progress.tar.[0-9][0-9]")))
     if pieces:
-        data = b"".join(open(p, "rb").read() for p in pieces)
+        data = b"".join(_read(p) for p in pieces)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
             members = _safe_members(tar, results)
             tar.extractall(results, members=members, filter="data")

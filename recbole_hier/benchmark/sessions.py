@@ -21,38 +21,44 @@ from recbole_hier.benchmark.cli import parse_with_overrides
 from recbole_hier.presets import preset_files
 
 
+def _windows(users, times, window):
+    """Each user's last ``window`` interactions before the last one, sorted by user then time:
+    ``(users, times)``. Inputs are one entry per interaction, in any order; ties keep it."""
+    order = np.lexsort((times, users))
+    users, times = users[order], times[order]
+    last = np.r_[users[1:] != users[:-1], True]  # each user's test target
+    ends = np.flatnonzero(last)  # index of each user's target
+    starts = np.r_[0, ends[:-1] + 1]
+    first_kept = np.maximum(starts, ends - window)
+    keep = ~last & (np.arange(len(users)) >= np.repeat(first_kept, ends - starts + 1))
+    return users[keep], times[keep]
+
+
+def _split(users, times, gap):
+    """Sessions of sorted windows: ``(sessions per user [U], session lengths [S])``."""
+    new_user = np.r_[True, users[1:] != users[:-1]]
+    boundary = new_user | np.r_[False, np.diff(times) > gap]
+    lengths = np.bincount(np.cumsum(boundary) - 1)
+    sessions = np.bincount(np.cumsum(new_user) - 1, weights=boundary).astype(int)
+    return sessions, lengths
+
+
 def window_sessions(users, times, window, gap):
     """Per user (sorted by user token id), the number of sessions and their lengths in the last
     ``window`` interactions before the last one: ``(sessions [U], lengths [S])``. ``users`` and
     ``times`` are one entry per interaction, in any order; ties keep their given order."""
-    order = np.lexsort((times, users))
-    users, times = users[order], times[order]
-    last = np.r_[users[1:] != users[:-1], True]  # each user's test target
-    keep = ~last
-    # the window: at most `window` of the interactions before the target, the latest ones
-    ends = np.flatnonzero(last)  # index of each user's target
-    starts = np.r_[0, ends[:-1] + 1]
-    first_kept = np.maximum(starts, ends - window)
-    position = np.arange(len(users))
-    keep &= position >= np.repeat(first_kept, ends - starts + 1)
-    users, times = users[keep], times[keep]
-    new_user = np.r_[True, users[1:] != users[:-1]]
-    boundary = new_user | np.r_[False, np.diff(times) > gap]
-    session = np.cumsum(boundary) - 1  # [N] session index
-    lengths = np.bincount(session)
-    sessions = np.bincount(np.cumsum(new_user) - 1, weights=boundary).astype(int)
-    return sessions, lengths
+    return _split(*_windows(users, times, window), gap)
 
 
 def measure(users, times, window, gaps):
     """The figures the module docstring lists, as a dict (``gaps`` in the timestamps' unit)."""
     order = np.lexsort((times, users))
     u, t = users[order], times[order]
-    same_user = u[1:] == u[:-1]
-    steps = np.diff(t)[same_user]
+    steps = np.diff(t)[u[1:] == u[:-1]]
+    windows = _windows(users, times, window)  # once; each gap only splits them
     rows = []
     for gap in gaps:
-        sessions, lengths = window_sessions(users, times, window, gap)
+        sessions, lengths = _split(*windows, gap)
         rows.append({"gap": gap, "mean": float(sessions.mean()), "median": float(np.median(sessions)),
                      "one_session": float((sessions == 1).mean()), "mean_length": float(lengths.mean())})
     quantiles = (0.5, 0.75, 0.9, 0.95, 0.99)
