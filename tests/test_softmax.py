@@ -47,6 +47,32 @@ def test_the_log_q_correction_and_accidental_hits_on_a_hand_built_example():
     assert loss.item() == pytest.approx(math.log(normalizer) - 1.0, rel=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["dot", "cosine"])
+def test_the_fused_sampled_loss_and_its_gradients_match_autograd_over_the_formula(kind):
+    torch.manual_seed(3)
+    b, n, h, s = 6, 12, 5, 9
+    scorer = ItemScorer(kind, 0.3)
+    items = torch.randn(n, h, requires_grad=True)
+    users = [torch.randn(b, h, requires_grad=True) for _ in range(3)]
+    target = torch.tensor([1, 4, 4, 7, 11, 2])
+    negatives = torch.tensor([4, 4, 3, 9, 1, 10, 2, 5, 4])  # repeats, and hits of several rows
+    log_expected = torch.randn(s)
+    got = sampled_next_item_ce(scorer, users, items, target, negatives, log_expected)
+    # the formula of the module docstring, differentiated by autograd
+    u = scorer.user_side(torch.cat(users))  # [3B H]
+    t = target.repeat(3)
+    positive = (u * scorer.item_side(items[t])).sum(-1, keepdim=True)  # [3B 1]
+    drawn = u @ scorer.item_side(items[negatives]).t() - log_expected  # [3B S]
+    drawn = drawn.masked_fill(negatives.unsqueeze(0) == t.unsqueeze(1), -torch.inf)
+    logits = torch.cat([positive, drawn], dim=1)
+    want = (torch.logsumexp(logits, dim=1) - logits[:, 0]).view(3, -1).mean(dim=1)
+    assert torch.allclose(got, want, atol=1e-6)
+    weights = torch.tensor([0.5, 1.0, 2.0])  # a different upstream gradient per head
+    for g, w in zip(torch.autograd.grad((got * weights).sum(), [items, *users]),
+                    torch.autograd.grad((want * weights).sum(), [items, *users])):
+        assert torch.allclose(g, w, atol=1e-6)
+
+
 @pytest.mark.parametrize("sampling", ["popularity", "uniform"])
 def test_the_corrected_draws_estimate_the_full_normalizer_without_bias(sampling):
     torch.manual_seed(1)
@@ -110,3 +136,25 @@ def test_sampled_softmax_needs_a_cross_entropy(make_config):
                     train_neg_sample_args={"distribution": "uniform", "sample_num": 1})
     with pytest.raises(ValueError, match="negative_sampling"):
         make_config(model="HierRec", softmax="sampled", negative_sampling="hard")
+
+
+@pytest.mark.parametrize("softmax", ["full", "sampled"])
+def test_the_fused_losses_train_under_cpu_autocast(softmax):
+    # bfloat16 user and item vectors, float32 scores: the backward's products must not mix dtypes
+    torch.manual_seed(4)
+    layer = torch.nn.Linear(8, 8)
+    x, items = torch.randn(6, 8), torch.randn(20, 8)
+    target, negatives = torch.tensor([1, 2, 3, 4, 5, 6]), torch.tensor([7, 8, 2, 9, 19])
+
+    def loss():
+        users, table = layer(x), layer(items)
+        if softmax == "full":
+            return next_item_ce(ItemScorer("dot", 1.0), [users], table, target)
+        return sampled_next_item_ce(ItemScorer("dot", 1.0), [users], table, target, negatives, torch.zeros(5))
+
+    want = torch.autograd.grad(loss().sum(), layer.weight)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = loss()
+    got = torch.autograd.grad(mixed.sum(), layer.weight)[0]
+    assert got.dtype == torch.float32
+    assert torch.allclose(got, want, rtol=0.05, atol=0.02)

@@ -3,7 +3,8 @@
 ``softmax: full`` is the fused cross-entropy over every item (:func:`next_item_ce`: one
 ``[M N]`` buffer holds the scores and then their gradient).
 ``softmax: sampled`` scores each row's target and ``num_negatives`` items drawn once per
-batch (shared by its rows), so a step's cost no longer grows with the catalogue::
+batch (shared by its rows), so a step's cost no longer grows with the catalogue (fused
+the same way: :func:`sampled_next_item_ce`, one ``[M S]`` buffer)::
 
     CE = log( exp(s_t) + sum_{j in S, j != t} exp(s_j - log E[n_j]) ) - s_t
 
@@ -61,9 +62,10 @@ class _FullSoftmaxCE(torch.autograd.Function):
         users, items, target, scores, lse = ctx.saved_tensors
         grad = scores.sub_(lse[:, None]).exp_()  # softmax  [M N]
         grad[torch.arange(len(grad), device=grad.device), target] -= 1.0
-        grad = grad.mul_(grad_loss[:, None])  # float32; the products below autocast like forward's
-        grad_users = grad @ items if ctx.needs_input_grad[0] else None  # [M H]
-        grad_items = grad.t() @ users if ctx.needs_input_grad[1] else None  # [N H]
+        grad = grad.mul_(grad_loss[:, None])  # float32
+        # in the operands' dtype (CPU autocast's bfloat16 has no mixed matmul; CUDA's would cast the same)
+        grad_users = grad.to(items.dtype) @ items if ctx.needs_input_grad[0] else None  # [M H]
+        grad_items = grad.t().to(users.dtype) @ users if ctx.needs_input_grad[1] else None  # [N H]
         return grad_users, grad_items, None, None
 
 
@@ -79,18 +81,53 @@ def next_item_ce(scorer, users, item_table, target, excluded=None):
     return ce.view(k, -1).mean(dim=1)  # [K]
 
 
+class _SampledSoftmaxCE(torch.autograd.Function):
+    """``CE`` per row over ``[s_t, s_j - log E[n_j] for the draws j]``, a draw of the row's own
+    target masked: the sampled loss with one ``[M S]`` buffer from forward to backward (the
+    scores, turned into the gradient in place), as :class:`_FullSoftmaxCE` does for the full one.
+    Autograd over the same expression keeps a concatenated ``[M 1+S]`` copy, its
+    log-probabilities and the corrected scores; on a CPU those elementwise passes were about
+    a sixth of a sampled HierRec step."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")
+    def forward(ctx, users, positives, negatives, log_expected, hits):
+        scores = (users @ negatives.t()).float()  # [M S]
+        scores.sub_(log_expected).masked_fill_(hits, -torch.inf)  # the logQ correction; accidental hits
+        positive = (users * positives).sum(-1).float()  # [M]
+        lse = torch.logaddexp(torch.logsumexp(scores, dim=1), positive)  # [M]
+        ctx.save_for_backward(users, positives, negatives, scores, lse, positive)
+        ctx.used = False
+        return lse - positive
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, grad_loss):
+        if ctx.used:  # the buffer became the gradient the first time
+            raise RuntimeError("the fused sampled loss can be differentiated once per forward")
+        ctx.used = True
+        users, positives, negatives, scores, lse, positive = ctx.saved_tensors
+        grad = scores.sub_(lse[:, None]).exp_().mul_(grad_loss[:, None])  # d loss / d s_j  [M S]
+        grad_positive = ((positive - lse).exp() - 1.0).mul_(grad_loss).unsqueeze(1)  # d loss / d s_t  [M 1]
+        grad_users = grad_positives = grad_negatives = None
+        if ctx.needs_input_grad[0]:
+            grad_users = grad.to(negatives.dtype) @ negatives + grad_positive * positives  # [M H] (see above)
+        if ctx.needs_input_grad[1]:
+            grad_positives = grad_positive * users  # [M H]
+        if ctx.needs_input_grad[2]:
+            grad_negatives = grad.t().to(users.dtype) @ users  # [S H]
+        return grad_users, grad_positives, grad_negatives, None, None
+
+
 def sampled_next_item_ce(scorer, users, item_table, target, negatives, log_expected):
     """Sampled-softmax next-item CE of each of K heads: ``K x [B H]``, ``[N H]``, target
     ``[B]``, sampled ids ``[S]`` with ``log E[n_j]`` ``[S]`` -> ``[K]`` (batch means)."""
     k = len(users)
     stacked = scorer.user_side(torch.cat(users))  # [K*B H]
-    target = target.repeat(k)  # [K*B]
-    positive = (stacked * scorer.item_side(item_table[target])).sum(-1)  # [K*B]
-    sampled = stacked @ scorer.item_side(item_table[negatives]).t()  # [K*B S]
-    sampled = sampled.float() - log_expected  # the logQ correction
-    sampled = sampled.masked_fill(negatives.unsqueeze(0) == target.unsqueeze(1), -torch.inf)  # accidental hits
-    logits = torch.cat([positive.float().unsqueeze(1), sampled], dim=1)  # [K*B 1+S]
-    ce = torch.logsumexp(logits, dim=1) - logits[:, 0]  # [K*B]
+    positives = scorer.item_side(item_table[target]).repeat(k, 1)  # [K*B H]
+    hits = (negatives.unsqueeze(0) == target.unsqueeze(1)).repeat(k, 1)  # [K*B S]
+    ce = _SampledSoftmaxCE.apply(stacked, positives, scorer.item_side(item_table[negatives]),
+                                 log_expected.float(), hits)  # [K*B]
     return ce.view(k, -1).mean(dim=1)  # [K]
 
 
