@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from recbole_hier.model.hierrec.loss import MultiTaskLoss
 from recbole_hier.model.softmax import _FullSoftmaxCE
 from recbole_hier.model.score import ItemScorer
-from recbole_hier.model.softmax import FullSoftmax
+from recbole_hier.model.softmax import FullSoftmax, SampledSoftmax
 from recbole_hier.model.hierrec.vae import kl_to_standard_normal
 
 
@@ -69,8 +69,9 @@ def test_without_the_vae_its_parts_are_zero_and_levels_still_fused():
     assert torch.allclose(parts[1], F.cross_entropy(users[1] @ items.t(), target))
 
 
-def test_a_second_backward_through_the_same_forward_is_refused():
-    loss = MultiTaskLoss(["semantic"], [1.0], 0.0, ItemScorer("dot", 1.0), FullSoftmax())
+@pytest.mark.parametrize("softmax", [FullSoftmax, lambda: SampledSoftmax("uniform", 3, torch.ones(5))])
+def test_a_second_backward_through_the_same_forward_is_refused(softmax):
+    loss = MultiTaskLoss(["semantic"], [1.0], 0.0, ItemScorer("dot", 1.0), softmax())
     items = torch.randn(5, 4, requires_grad=True)
     (part, *_) = loss([torch.randn(3, 4)], items, torch.tensor([0, 1, 2]))
     part.backward(retain_graph=True)

@@ -32,6 +32,21 @@ from recbole_hier.model.items import train_counts
 SAMPLINGS = ("popularity", "uniform", "in_batch")
 
 
+def _claim_buffer(ctx, loss):
+    """The saved tensors of a fused loss whose score buffer becomes its gradient in backward,
+    which therefore runs once per forward."""
+    if ctx.used:
+        raise RuntimeError(f"the fused {loss} can be differentiated once per forward")
+    ctx.used = True
+    return ctx.saved_tensors
+
+
+def _product(grad, operand):
+    """``grad @ operand`` in the operand's dtype: CPU autocast's bfloat16 has no mixed-dtype
+    matmul (CUDA autocast casts the same way)."""
+    return grad.to(operand.dtype) @ operand
+
+
 class _FullSoftmaxCE(torch.autograd.Function):
     """``CE(users @ items^T, target)`` per row, holding one ``[M N]`` buffer from forward
     to backward: the scores, turned into the gradient in place. Autograd's own
@@ -56,16 +71,12 @@ class _FullSoftmaxCE(torch.autograd.Function):
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_loss):
-        if ctx.used:  # the buffer became the gradient the first time
-            raise RuntimeError("the fused next-item loss can be differentiated once per forward")
-        ctx.used = True
-        users, items, target, scores, lse = ctx.saved_tensors
+        users, items, target, scores, lse = _claim_buffer(ctx, "next-item loss")
         grad = scores.sub_(lse[:, None]).exp_()  # softmax  [M N]
         grad[torch.arange(len(grad), device=grad.device), target] -= 1.0
         grad = grad.mul_(grad_loss[:, None])  # float32
-        # in the operands' dtype (CPU autocast's bfloat16 has no mixed matmul; CUDA's would cast the same)
-        grad_users = grad.to(items.dtype) @ items if ctx.needs_input_grad[0] else None  # [M H]
-        grad_items = grad.t().to(users.dtype) @ users if ctx.needs_input_grad[1] else None  # [N H]
+        grad_users = _product(grad, items) if ctx.needs_input_grad[0] else None  # [M H]
+        grad_items = _product(grad.t(), users) if ctx.needs_input_grad[1] else None  # [N H]
         return grad_users, grad_items, None, None
 
 
@@ -103,19 +114,13 @@ class _SampledSoftmaxCE(torch.autograd.Function):
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_loss):
-        if ctx.used:  # the buffer became the gradient the first time
-            raise RuntimeError("the fused sampled loss can be differentiated once per forward")
-        ctx.used = True
-        users, positives, negatives, scores, lse, positive = ctx.saved_tensors
+        users, positives, negatives, scores, lse, positive = _claim_buffer(ctx, "sampled loss")
         grad = scores.sub_(lse[:, None]).exp_().mul_(grad_loss[:, None])  # d loss / d s_j  [M S]
         grad_positive = ((positive - lse).exp() - 1.0).mul_(grad_loss).unsqueeze(1)  # d loss / d s_t  [M 1]
-        grad_users = grad_positives = grad_negatives = None
-        if ctx.needs_input_grad[0]:
-            grad_users = grad.to(negatives.dtype) @ negatives + grad_positive * positives  # [M H] (see above)
-        if ctx.needs_input_grad[1]:
-            grad_positives = grad_positive * users  # [M H]
-        if ctx.needs_input_grad[2]:
-            grad_negatives = grad.t().to(users.dtype) @ users  # [S H]
+        needs = ctx.needs_input_grad
+        grad_users = _product(grad, negatives) + grad_positive * positives if needs[0] else None  # [M H]
+        grad_positives = grad_positive * users if needs[1] else None  # [M H]
+        grad_negatives = _product(grad.t(), users) if needs[2] else None  # [S H]
         return grad_users, grad_positives, grad_negatives, None, None
 
 
