@@ -10,6 +10,7 @@ is removed when writing fails. The temporary file is created like any other file
 import contextlib
 import json
 import os
+import shutil
 import uuid
 
 
@@ -45,3 +46,9 @@ def write_text(path, text):
 
 def write_json(path, value, **dump_args):
     write_text(path, json.dumps(value, **dump_args))
+
+
+def copy_file(source, path):
+    """Copy ``source`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)

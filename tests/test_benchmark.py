@@ -609,6 +609,65 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
     assert line in capsys.readouterr().out and line in (tmp_path / "levers.md").read_text()
 
 
+def test_a_run_starts_from_the_same_seed_s_run_on_another_catalogue(tiny_data, tiny_bert, tmp_path, capsys):
+    from tests.conftest import write_tiny_dataset
+
+    other = tmp_path / "other"
+    write_tiny_dataset(str(other), name="ring", n_users=60)
+    config = tiny_config_dict(tiny_data, tiny_bert, tmp_path)
+    config.pop("seed")
+    suite = {"name": "transfer", "presets": [PROTOCOL], "config": config, "seeds": [1],
+             # the run that starts from ring's comes first in suite order: it waits for its source
+             "datasets": {"tiny": {}, "ring": {"config": {"data_path": str(other)}}},
+             "models": {"HierRec": {}, "HierRec-pre": {"model": "HierRec", "datasets": ["tiny"],
+                                                       "init_from": {"dataset": "ring", "model": "HierRec"}}}}
+    suite_file = tmp_path / "transfer.yaml"
+    suite_file.write_text(yaml.safe_dump(suite))
+    results = str(tmp_path / "results")
+    runs = os.path.join(results, "transfer", "runs")
+    load = lambda key: json.load(open(os.path.join(runs, key + ".json")))  # noqa: E731
+
+    assert main(["--suite", str(suite_file), "--results", results]) == 0
+    out = capsys.readouterr().out
+    assert out.index("ring__HierRec__1: ran") < out.index("tiny__HierRec-pre__1: ran")
+    pre, plain = load("tiny__HierRec-pre__1"), load("tiny__HierRec__1")
+    assert pre["init_from_run"] == "ring__HierRec__1" and plain["init_from_run"] is None
+    # the same data, config and seed: only the starting weights differ
+    assert pre["config"] == plain["config"] and pre["train_loss"] != plain["train_loss"]
+    assert os.path.exists(os.path.join(runs, "ring__HierRec__1.pth"))  # kept: a run starts from it
+    assert not os.path.exists(os.path.join(runs, "tiny__HierRec__1.pth"))
+
+    assert main(["--suite", str(suite_file), "--results", results]) == 0
+    assert capsys.readouterr().out.count("done before") == 3
+
+    # without the source's checkpoint the run cannot start, and says which run it waits for
+    os.remove(os.path.join(runs, "ring__HierRec__1.pth"))
+    os.remove(os.path.join(runs, "tiny__HierRec-pre__1.json"))
+    assert main(["--suite", str(suite_file), "--results", results, "--models", "HierRec-pre"]) == 1
+    assert "skipped tiny__HierRec-pre__1: the run it starts from, ring__HierRec__1," in capsys.readouterr().out
+    # with its model selected, the source trains again (its record stands) and the run follows
+    assert main(["--suite", str(suite_file), "--results", results]) == 0
+    out = capsys.readouterr().out
+    assert "ring__HierRec__1: ran" in out and "tiny__HierRec-pre__1: ran" in out
+    assert load("tiny__HierRec-pre__1")["test"] == pre["test"]
+
+
+@pytest.mark.parametrize("init_from, message", [
+    ({"dataset": "b", "model": "M"}, r"must name one of the suite's datasets \['a'\]"),
+    ({"dataset": "a", "model": "S"}, r"'S' runs SASRec, not HierRec; a checkpoint starts only a run of its own model"),
+    ({"dataset": "a", "model": "M", "seed": 1}, r"'init_from' has an unknown key 'seed'"),
+    ({"dataset": "a", "model": "Few"}, r"'Few' has no run at seeds \[2\] to start from"),
+])
+def test_init_from_is_checked_when_the_suite_loads(tmp_path, init_from, message):
+    suite = {"name": "s", "seeds": [1, 2], "datasets": {"a": {}},
+             "models": {"M": {"model": "HierRec"}, "S": {"model": "SASRec"}, "Few": {"model": "HierRec", "seeds": [1]},
+                        "Pre": {"model": "HierRec", "init_from": init_from}}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    with pytest.raises(SuiteError, match=message):
+        Plan.load(str(path))
+
+
 @pytest.mark.parametrize("change, message", [
     # a dataset's run setting outside its config: it used to be ignored, and the run failed
     # later on a dataset folder it never meant

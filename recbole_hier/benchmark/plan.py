@@ -20,9 +20,16 @@ A suite YAML::
       HierRec: {grid: {learning_rate: [...]}}   # its own grid, same number of points
       Pop: {seeds: [2020], tune: false}         # fewer seeds (say so in the file); nothing to tune
       HierRec-noVAE: {model: HierRec, config: {vae: false}, datasets: [amazon-scientific], tune: HierRec}
+      HierRec-pre: {model: HierRec, tune: HierRec, datasets: [amazon-scientific],
+                    init_from: {dataset: amazon-beauty, model: HierRec}}   # pre-trained there, same seed
     verdict: {min_seeds: 5}                     # seeds a win needs on each side (default 5)
 
 ``tune: <model>`` reuses that model's choice (ablations keep their parent's settings).
+``init_from: {dataset, model}`` starts each seeded run from the best checkpoint of that
+model's run on that dataset at the same seed (``recbole_hier/transfer.py``: pre-training on
+another catalogue). The source runs keep their best checkpoint (``RunStore.source_checkpoint``);
+a run whose source is not finished waits until the end of the call, and one whose source
+checkpoint is gone trains the source again.
 Precedence inside a run: presets < dataset preset < suite ``config`` < dataset
 ``config`` < model ``config`` < chosen grid point.
 
@@ -55,7 +62,8 @@ SUITE_KEYS = {"name", "presets", "config", "seeds", "reference", "verdict", "tun
 TUNING_KEYS = {"grid", "seed", "datasets"}
 VERDICT_KEYS = {"min_seeds"}
 DATASET_KEYS = {"dataset", "config", "verdict"}
-MODEL_KEYS = {"model", "config", "datasets", "seeds", "tune", "grid", "rescore"}
+MODEL_KEYS = {"model", "config", "datasets", "seeds", "tune", "grid", "rescore", "init_from"}
+INIT_FROM_KEYS = {"dataset", "model"}
 
 
 def check_keys(path, where, section, allowed):
@@ -109,6 +117,8 @@ class RunSpec:
     point: dict = None  # the grid point of a grid run; None for a seeded run
     source: str = None  # the RecBole dataset an entry reads (``dataset:``); None: the entry's name
     rescore: list = None  # scoring settings to score the best checkpoint with (benchmark/rescore.py)
+    init_source: str = None  # key of the run whose best checkpoint starts this one (``init_from``)
+    keep_for_transfer: bool = False  # another run starts from this one's best checkpoint: keep it
 
     @property
     def recbole_dataset(self):
@@ -185,6 +195,7 @@ class Plan:
             check_keys(path, f"model {name!r}", mspec, MODEL_KEYS)
             check_settings(path, f"model {name!r}'s config", mspec.get("config"))
             check_settings(path, f"model {name!r}'s grid", mspec.get("grid"))
+            check_keys(path, f"model {name!r}'s 'init_from'", mspec.get("init_from"), INIT_FROM_KEYS)
             if mspec.get("rescore") is not None:
                 try:
                     rescore.check(f"suite {path!r}: model {name!r}", mspec["rescore"])
@@ -195,6 +206,7 @@ class Plan:
         path, models = self.path, self.models
         if self.reference and self.reference not in models:
             raise SuiteError(f"suite {path!r}: reference {self.reference!r} is not one of its models")
+        self._check_init_from()
         for name in models:
             if GRID_SEPARATOR in name:
                 raise SuiteError(f"suite {path!r}: model name {name!r} must not contain {GRID_SEPARATOR!r}")
@@ -232,6 +244,31 @@ class Plan:
                                  f"{name!r} has {points}, an earlier model {size}")
             size = points
 
+    def _check_init_from(self):
+        """Each ``init_from`` names a model of the same class that runs on a dataset of the suite
+        at every seed of the model it starts, and does not start from another checkpoint itself."""
+        self._transfer_sources = set()
+        for name, mspec in self.models.items():
+            source = mspec.get("init_from")
+            if source is None:
+                continue
+            where = f"suite {self.path!r}: model {name!r}'s init_from"
+            dataset, model = source.get("dataset"), source.get("model")
+            if dataset not in self.datasets or model not in self.models or model == name:
+                raise SuiteError(f"{where} must name one of the suite's datasets {list(self.datasets)} and "
+                                 f"another of its models {[m for m in self.models if m != name]}, got {source!r}")
+            if self.model_class(model) != self.model_class(name):
+                raise SuiteError(f"{where}: {model!r} runs {self.model_class(model)}, not {self.model_class(name)}; "
+                                 "a checkpoint starts only a run of its own model")
+            if self.models[model].get("init_from") is not None:
+                raise SuiteError(f"{where}: {model!r} starts from another checkpoint itself; name the model it starts from")
+            if not self.runs_on(dataset, model):
+                raise SuiteError(f"{where}: {model!r} does not run on {dataset!r}")
+            missing = sorted(set(mspec.get("seeds", self.seeds)) - set(self.models[model].get("seeds", self.seeds)))
+            if missing:
+                raise SuiteError(f"{where}: {model!r} has no run at seeds {missing} to start from")
+            self._transfer_sources.add((dataset, model))
+
     # --- what runs --------------------------------------------------------------
 
     def select(self, names, wanted, flag, what):
@@ -256,7 +293,10 @@ class Plan:
         return self.models[name].get("model", name)
 
     def variants(self, name):
-        """The other models of the suite that run ``name``'s model class (its ablations and levers)."""
+        """The other models of the suite that run ``name``'s model class (its ablations and levers);
+        none for a suite without a reference (``name`` None)."""
+        if name not in self.models:
+            return []
         return [n for n in self.models if n != name and self.model_class(n) == self.model_class(name)]
 
     def own_grid(self, name):
@@ -295,8 +335,12 @@ class Plan:
                   **(mspec.get("config") or {}), **point, "seed": seed}
         source = self.source(dataset)
         points = rescore.settings(mspec["rescore"]["grid"]) if mspec.get("rescore") else None
+        init = mspec.get("init_from")
+        init_source = None if init is None else f"{init['dataset']}__{init['model']}__{seed}"
+        # a grid run keeps its checkpoint too: the seeded run at the tuning seed reuses it
         return RunSpec(dataset, name, self.model_class(name), seed, self.config_files(dataset), config, grid_point,
-                       source if source != dataset else None, points)
+                       source if source != dataset else None, points, init_source,
+                       (dataset, name) in self._transfer_sources)
 
     def grid_runs(self, dataset, name):
         """The grid runs of ``name`` on ``dataset`` (none unless it is tuned there)."""

@@ -27,7 +27,7 @@ import torch
 
 from recbole_hier.benchmark.plan import differing_keys
 from recbole_hier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from recbole_hier.files import atomic_path
+from recbole_hier.files import copy_file
 
 
 # a frozen tensor's fingerprint: its rows times a fixed random [D 8] matrix; equal up to
@@ -209,8 +209,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
         def keep_best(self, path):
             """Copy the best-validation checkpoint to ``path`` (atomically) before the
             progress folder goes."""
-            with atomic_path(path) as tmp:
-                shutil.copyfile(self.saved_model_file, tmp)
+            copy_file(self.saved_model_file, path)
 
         def discard_progress(self):
             shutil.rmtree(self.progress_dir, ignore_errors=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from recbole_hier.benchmark.progress import Paused, resumable
 from recbole_hier.benchmark.rescore import score_settings
-from recbole_hier.files import write_text
+from recbole_hier.files import copy_file, write_text
 from recbole_hier.model.scoring import ScoringSetting
 
 # exit code of a run that stopped at its time limit with its progress saved
@@ -91,7 +91,10 @@ def _execute(spec, store, deadline=None):
     from recbole_hier import pipeline
     from recbole_hier.config import Config
 
-    config = Config(spec.model, spec.recbole_dataset, spec.config_files, spec.config)
+    settings = dict(spec.config)
+    if spec.init_source:  # pre-trained on another catalogue: that run's best checkpoint starts this one
+        settings["init_from"] = store.source_checkpoint(spec.init_source)
+    config = Config(spec.model, spec.recbole_dataset, spec.config_files, settings)
     process_info = {"device": _device_name(config["device"]), "speed_env": speed_env()}
     progress = store.progress_dir(spec.key)
     run = pipeline.build(config, wrap_trainer=lambda trainer_class: resumable(
@@ -111,7 +114,7 @@ def _execute(spec, store, deadline=None):
     uid, iid = dataset.uid_field, dataset.iid_field
     record = {
         "dataset": spec.dataset, "name": spec.run_name, "model": spec.model, "seed": spec.seed,
-        "config": spec.config, "valid_metric": config["valid_metric"],
+        "config": spec.config, "init_from_run": spec.init_source, "valid_metric": config["valid_metric"],
         "valid_metric_bigger": bool(config["valid_metric_bigger"]),
         "best_valid": {k: float(v) for k, v in (best_valid or {}).items()},
         "test": {k: float(v) for k, v in test_result.items()},
@@ -155,6 +158,8 @@ def _execute(spec, store, deadline=None):
     kept = store.checkpoint_path(spec.key)
     if kept:  # before the record: a stored record means its checkpoint is kept too
         trainer.keep_best(kept)
+    if spec.keep_for_transfer:
+        trainer.keep_best(store.source_checkpoint(spec.key))
     store.write(spec.key, record)
     trainer.discard_progress()
 
@@ -244,10 +249,12 @@ def run_one(spec, store, reuse=None, deadline=None, live=None, threads=None):
             where = store.path(key)
             return where, (f"failed (stored result {where} was made with a different config for {stale}: "
                            f"move it away to rerun, or restore the suite file)")
-        if store.unscored(spec, record):
-            break  # trains again: the rescore grid needs the best checkpoint, which was not kept
+        if store.needs_training(spec, record, key):
+            break  # trains again: the rescore grid or a run that starts from it needs its best checkpoint
         if key == spec.key:
             return out_path, "done before"
+        if spec.keep_for_transfer:
+            copy_file(store.source_checkpoint(key), store.source_checkpoint(spec.key))
         store.write(spec.key, {**record, "name": spec.run_name, "reused_from": key})
         return out_path, f"reused {key}"
     progress = store.progress_dir(spec.key)
@@ -309,6 +316,7 @@ class PlanExecution:
         self._live = set()  # processes of the runs in progress
         self._stopping = threading.Event()  # set when the runner is stopped: start no more runs
         self._threads = threads_per_run(jobs)  # the runs at once share the cores
+        self._waiting = []  # (spec, reuse) of runs whose init_from source is not finished yet
 
     def run(self, datasets=None, models=None, seeds=None):
         """Run the selected cells; ``seeds`` narrows the seeded runs (grid runs always run:
@@ -318,6 +326,14 @@ class PlanExecution:
             for batch in self.plan.batches(datasets, models, together=self.jobs > 1):
                 self._run_all(pool, [(spec, None) for d, n in batch for spec in self.plan.grid_runs(d, n)])
                 self._run_all(pool, [pair for d, n in batch for pair in self._seeded(d, n, seeds)])
+            waiting, self._waiting = self._waiting, []
+            self._run_all(pool, waiting)  # their sources may have run since
+            for spec, _ in self._waiting:
+                self.number += 1
+                if not self.paused:
+                    print(f"skipped {spec.key}: the run it starts from, {spec.init_source}, is not finished "
+                          "or kept no checkpoint (select its model too)", flush=True)
+                    self.failures.append(spec.key)
 
     def _seeded(self, dataset, name, seeds=None):
         """(spec, reuse) for ``name``'s seeded runs; [] while its tuning is unfinished."""
@@ -354,6 +370,10 @@ class PlanExecution:
 
     def _execute(self, spec, reuse=None):
         with self._lock:
+            if (spec.init_source and not os.path.exists(self.store.source_checkpoint(spec.init_source))
+                    and not self.store.finished(spec)):
+                self._waiting.append((spec, reuse))
+                return
             self.number += 1
             if self._stopping.is_set():
                 return

@@ -4,7 +4,8 @@
 holds a run stopped part-way (see :mod:`recbole_hier.benchmark.progress`).
 With ``checkpoints_dir``, a finished run's best-validation checkpoint is kept as
 ``<checkpoints_dir>/<key>.pth`` (for rescoring, recommending or resuming analysis);
-without it, it is deleted with the progress.
+without it, it is deleted with the progress. A run another run starts from (a suite's
+``init_from``) keeps its best checkpoint as ``<runs_dir>/<key>.pth`` (git-ignored).
 """
 
 import json
@@ -33,6 +34,10 @@ class RunStore:
         """Where a finished run's best checkpoint is kept; None: it is not kept."""
         return os.path.join(self.checkpoints_dir, key + ".pth") if self.checkpoints_dir else None
 
+    def source_checkpoint(self, key):
+        """Where the best checkpoint of run ``key`` is kept for the runs that start from it."""
+        return os.path.join(self.runs_dir, key + ".pth")
+
     def load(self, key):
         path = self.path(key)
         if not os.path.exists(path):
@@ -47,6 +52,8 @@ class RunStore:
         """Keys whose stored value differs from what ``spec`` asks for (a stale result); ``rescore``
         when the record was scored under another rescore grid than the spec's."""
         stale = differing_keys(spec.config, record.get("config", {}))
+        if record.get("init_from_run") != spec.init_source:
+            stale.append("init_from")
         scored = [row["setting"] for row in record.get("rescored", ())]
         if spec.rescore and scored and scored != [{}] + list(spec.rescore):
             stale.append("rescore")
@@ -58,6 +65,13 @@ class RunStore:
         scoring grid needs the best checkpoint, so the run trains again (same config and seed)."""
         return bool(spec.rescore) and not record.get("rescored")
 
+    def needs_training(self, spec, record, key=None):
+        """Whether stored ``record`` (of run ``key``, ``spec``'s own by default) still needs its
+        run trained: for the rescore grid (:meth:`unscored`), or because other runs start from its
+        best checkpoint and it was not kept."""
+        lost = spec.keep_for_transfer and not os.path.exists(self.source_checkpoint(key or spec.key))
+        return self.unscored(spec, record) or lost
+
     def current(self, spec):
         """The stored run of ``spec`` if it was made with exactly ``spec``'s configuration."""
         record = self.load(spec.key)
@@ -66,7 +80,7 @@ class RunStore:
     def finished(self, spec):
         """Whether ``spec`` needs no more running: stored with its configuration and scored."""
         record = self.current(spec)
-        return record is not None and not self.unscored(spec, record)
+        return record is not None and not self.needs_training(spec, record)
 
     def part_way(self):
         """Keys of the runs with saved progress (stopped part-way)."""
