@@ -264,10 +264,11 @@ class Plan:
                 raise SuiteError(f"{where}: {model!r} starts from another checkpoint itself; name the model it starts from")
             if not self.runs_on(dataset, model):
                 raise SuiteError(f"{where}: {model!r} does not run on {dataset!r}")
-            missing = sorted(set(mspec.get("seeds", self.seeds)) - set(self.models[model].get("seeds", self.seeds)))
+            seeds = set(mspec.get("seeds", self.seeds))
+            missing = sorted(seeds - set(self.models[model].get("seeds", self.seeds)))
             if missing:
                 raise SuiteError(f"{where}: {model!r} has no run at seeds {missing} to start from")
-            self._transfer_sources.add((dataset, model))
+            self._transfer_sources |= {(dataset, model, seed) for seed in seeds}
 
     # --- what runs --------------------------------------------------------------
 
@@ -340,7 +341,7 @@ class Plan:
         # a grid run keeps its checkpoint too: the seeded run at the tuning seed reuses it
         return RunSpec(dataset, name, self.model_class(name), seed, self.config_files(dataset), config, grid_point,
                        source if source != dataset else None, points, init_source,
-                       (dataset, name) in self._transfer_sources)
+                       (dataset, name, seed) in self._transfer_sources)
 
     def grid_runs(self, dataset, name):
         """The grid runs of ``name`` on ``dataset`` (none unless it is tuned there)."""
