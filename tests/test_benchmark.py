@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import yaml
 
@@ -418,6 +419,30 @@ def test_p_values_that_underflow_are_not_printed_as_zero():
     assert stats.format_p(None) == "n/a" and stats.format_p(0.0123) == "0.0123"
 
 
+def test_the_detectable_lead_shrinks_with_seeds_only_by_the_seed_noise():
+    rng = np.random.default_rng(0)
+    users = [str(u) for u in range(400)]
+    fixed = rng.normal(0.0, 0.1, len(users))  # each user's own difference: seeds do not average it out
+
+    def runs(offset, noise, seeds):
+        return [{"per_user": {"user": users, "ndcg@10": list(offset + rng.normal(0, noise, len(users)))}}
+                for _ in range(seeds)]
+
+    ours, theirs = runs(0.2 + fixed, 0.05, 2), runs(0.1, 0.05, 2)
+    lead = stats.detectable_lead(ours, theirs, seeds=2)
+    diffs = np.mean([r["per_user"]["ndcg@10"] for r in ours], 0) - np.mean([r["per_user"]["ndcg@10"] for r in theirs], 0)
+    assert lead["users"] == 400
+    assert lead["now"] == pytest.approx((1.95996 + 0.84162) * diffs.std(ddof=1) / 20, rel=1e-4)
+    assert lead["at_seeds"] == pytest.approx(lead["now"])  # projected to the seeds run: the same
+    many = stats.detectable_lead(ours, theirs, seeds=50)["at_seeds"]
+    # the seed part (0.05^2 a side) averages away; the users' own part (0.1^2) stays
+    assert (1.95996 + 0.84162) * 0.1 / 20 * 0.9 < many < lead["now"]
+    quiet = stats.detectable_lead(runs(0.2 + fixed, 0.0, 2), runs(0.1, 0.0, 2), seeds=50)
+    assert quiet["at_seeds"] == pytest.approx(quiet["now"])  # no seed noise: more seeds do not help
+    assert stats.detectable_lead(ours[:1], theirs, seeds=5)["at_seeds"] is None  # one run: no seed spread
+    assert stats.detectable_lead([{"per_user": {"user": users[:9], "ndcg@10": [0.1] * 9}}], theirs) is None
+
+
 def test_range_buckets_are_inclusive_and_the_last_is_open():
     buckets = stats.TARGET_COUNT_BUCKETS
     assert [stats.range_bucket(v, buckets) for v in (0, 4, 5, 99, 100, 10**6)] == [
@@ -525,6 +550,8 @@ def test_the_verdict_says_which_condition_fails(tmp_path, outcome, expected):
     assert expected in line, line
     assert ("best finished baseline" in line) == (outcome == "unfinished")
     assert "by seed 2020: " in line and "| test ndcg@10 by seed |" in table
+    power = next((line for line in table.splitlines() if line.startswith("Detectable lead of M ")), None)
+    assert power is None if users < 10 else f"paired test over the {users} test users" in power
 
 
 def test_the_leaderboard_splits_cold_and_warm_targets(tmp_path):

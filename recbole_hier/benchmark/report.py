@@ -61,7 +61,7 @@ def _best(rows, dataset, column, bigger=True):
     return (max(values) if bigger else min(values)) if values else None
 
 
-SIGNIFICANCE = 0.05
+SIGNIFICANCE = stats.SIGNIFICANCE
 
 
 def verdict(reference, best, unfinished, min_seeds):
@@ -89,7 +89,22 @@ def _by_seed(row):
     return ", ".join(f"{seed}: {value:.4f}" for seed, value in sorted(row["test ndcg@10 by seed"].items()))
 
 
-def _verdict_lines(plan, store, dataset, rows):
+def _power_line(plan, dataset, runs, reference, best):
+    """How large a lead the test over users can detect here, now and at the rule's seeds."""
+    here = [r for r in runs if r["dataset"] == dataset]
+    ours, theirs = ([r for r in here if r["name"] == name] for name in (reference, best["model"]))
+    seeds = plan.min_seeds(dataset)
+    lead = stats.detectable_lead(ours, theirs, seeds)
+    if lead is None:
+        return []
+    share = lambda value: f"{value:.4f} ({value / best['test ndcg@10'][0]:.0%} of {best['model']}'s mean)"
+    at_rule = ("" if lead["at_seeds"] is None else
+               f"; {share(lead['at_seeds'])} projected at {seeds} seeds a side from each model's spread over its seeds")
+    return [f"Detectable lead of {reference} (80% power at p < {SIGNIFICANCE}, paired test over the {lead['users']} "
+            f"test users, normal approximation): {share(lead['now'])} at the seeds run{at_rule}.", ""]
+
+
+def _verdict_lines(plan, store, dataset, rows, runs):
     """The reference against the best baseline (its own ablations are not baselines)."""
     reference = plan.reference
     ref = next((r for r in rows if r["dataset"] == dataset and r["model"] == reference), None)
@@ -113,7 +128,8 @@ def _verdict_lines(plan, store, dataset, rows):
             f"({theirs:.4f}; by seed {_by_seed(best)}); {reference} {ours:.4f} ({(ours - theirs) / theirs:+.1%}; "
             f"by seed {_by_seed(ref)}), seeds {len(ref['seeds'])} vs {len(best['seeds'])}, "
             f"p seeds {stats.format_p(best.get('p seeds'))}, p users {stats.format_p(best.get('p users'))}: "
-            + (f"a win (rule: {rule})." if won else f"not a win ({'; '.join(reasons)}; rule: {rule})."), ""]
+            + (f"a win (rule: {rule})." if won else f"not a win ({'; '.join(reasons)}; rule: {rule})."), ""
+            ] + _power_line(plan, dataset, runs, reference, best)
 
 
 def _cap_lines(dataset, pairs):
@@ -211,7 +227,7 @@ def write_markdown(plan, store, rows, seeded, grid, path):
             cells += [_fmt(*r[cost], digits, spread) for cost, digits in zip(COSTS, (1, 1, 2, 0))]
             cells.append(r["device"])
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ([""] + _verdict_lines(plan, store, dataset, rows) + _tuning_lines(plan, store, dataset, grid)
+        lines += ([""] + _verdict_lines(plan, store, dataset, rows, runs) + _tuning_lines(plan, store, dataset, grid)
                   + _cap_lines(dataset, list(seeded) + list(grid)) + _part_way_lines(plan, store, dataset)
                   + _ablation_lines(plan, dataset, runs) + _cold_lines(plan, dataset, runs)
                   + _rescore_lines(plan, dataset, runs)

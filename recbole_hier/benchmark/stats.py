@@ -20,6 +20,9 @@ def mean_std(values):
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
+SIGNIFICANCE = 0.05  # the level every verdict tests at
+
+
 def paired_seed_test(reference, other):
     """Paired t-test over seeds: ``{seed: value}`` dicts; p-value or None (< 2 pairs)."""
     seeds = sorted(set(reference) & set(other))
@@ -50,6 +53,44 @@ def paired_user_test(reference, other):
     if len(users) < 10 or np.allclose(a, b):
         return None if len(users) < 10 else 1.0
     return float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
+
+
+def detectable_lead(reference_runs, other_runs, seeds=None, power=0.8, alpha=SIGNIFICANCE):
+    """How large a lead of the reference over the other model the test over users can
+    detect: ``{"users", "now", "at_seeds"}``, each lead an absolute NDCG@10 difference, or
+    None (fewer than 10 common users).
+
+    ``now``: the smallest mean lead that a two-sided paired test over the common test
+    users finds at ``p < alpha`` with probability ``power``, given the spread of the
+    users' seed-averaged differences (normal approximation of the paired test; the
+    Wilcoxon test the verdict uses behaves alike on these data). ``at_seeds``: the same
+    with ``seeds`` runs a side (None without ``seeds`` or while a side has one run). Each
+    user's difference varies for two reasons: which target the user holds out (fixed) and
+    each model's training randomness, whose per-user variance over a model's seeds
+    shrinks with the number of seeds averaged; the fixed part is what is left of the
+    observed variance once the seed parts at the seeds run are taken out.
+    """
+    def by_user(runs):
+        values = {}
+        for run in runs:
+            for user, value in zip(run["per_user"]["user"], run["per_user"]["ndcg@10"]):
+                values.setdefault(user, []).append(value)
+        return values
+
+    ref, other = by_user(reference_runs), by_user(other_runs)
+    users = sorted(set(ref) & set(other))
+    if len(users) < 10:
+        return None
+    diffs = np.array([np.mean(ref[u]) - np.mean(other[u]) for u in users])
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    lead = lambda variance: float(z * math.sqrt(max(variance, 0.0) / len(users)))
+    result = {"users": len(users), "now": lead(np.var(diffs, ddof=1)), "at_seeds": None}
+    k_ref, k_other = len(reference_runs), len(other_runs)
+    if seeds and min(k_ref, k_other) > 1:
+        seed_var = [float(np.mean([np.var(side[u], ddof=1) for u in users])) for side in (ref, other)]
+        fixed = np.var(diffs, ddof=1) - seed_var[0] / k_ref - seed_var[1] / k_other
+        result["at_seeds"] = lead(max(fixed, 0.0) + (seed_var[0] + seed_var[1]) / seeds)
+    return result
 
 
 def popularity_bucket_of_items(train_item_counts):
