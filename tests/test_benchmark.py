@@ -296,8 +296,10 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
     assert resumed["epochs_run"] == whole["epochs_run"] == 3
     assert len(resumed["train_epoch_seconds_each"]) == 3
     assert resumed["train_epoch_seconds"] == pytest.approx(sum(resumed["train_epoch_seconds_each"]) / 3)
-    for key in ("train_loss", "best_valid", "test", "per_user"):
+    for key in ("train_loss", "best_valid", "test", "per_user", "valid_scores"):
         assert resumed[key] == whole[key], key
+    assert [epoch for epoch, _ in whole["valid_scores"]] == [0, 1, 2]  # the curve, every validation
+    assert max(score for _, score in whole["valid_scores"]) == pytest.approx(whole["best_valid"]["ndcg@10"], abs=1e-4)
 
 
 def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):

@@ -115,6 +115,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
             # the best-valid checkpoint lives with the progress, not under saved/<time>.pth
             self.saved_model_file = os.path.join(progress_dir, "best.pth")
             self.epoch_seconds, self.eval_seconds, self.resumed_at = [], [], []
+            self.valid_scores = []  # [epoch, validation score] at each validation: the run's curve
             self.segments = [{"from_epoch": 0, **(process_info or {})}]
             self.earlier_peak_memory_mb = 0.0  # peak of the processes before a resume
             self.early_stopped = False
@@ -132,6 +133,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
             user_callback = kwargs.pop("callback_fn", None)
 
             def callback(epoch_idx, valid_score):
+                self.valid_scores.append([int(epoch_idx), float(valid_score)])
                 self.early_stopped = self.cur_step > self.stopping_step
                 self._save_progress(epoch_idx)
                 if user_callback:
@@ -161,6 +163,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
                 "train_loss": [[int(e), float(v)] for e, v in sorted(self.train_loss_dict.items())],
                 "epoch_seconds": list(self.epoch_seconds),
                 "eval_seconds": list(self.eval_seconds),
+                "valid_scores": list(self.valid_scores),
                 "resumed_at": list(self.resumed_at),
                 "segments": json.dumps(self.segments),
                 "peak_memory_mb": self.peak_memory_mb(),
@@ -195,6 +198,9 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
             self.train_loss_dict = {e: v for e, v in progress["train_loss"]}
             self.epoch_seconds = list(progress["epoch_seconds"])
             self.eval_seconds = list(progress["eval_seconds"])
+            # progress saved before curves were kept has none: the curve then starts at this
+            # resume (its epochs say so)
+            self.valid_scores = [[int(e), float(v)] for e, v in progress.get("valid_scores", [])]
             self.resumed_at = list(progress["resumed_at"]) + [self.start_epoch]
             self.segments = json.loads(progress["segments"]) + [{"from_epoch": self.start_epoch, **(process_info or {})}]
             self.earlier_peak_memory_mb = progress["peak_memory_mb"]

@@ -124,6 +124,8 @@ def _execute(spec, store, deadline=None):
         # each epoch's seconds, so a run resumed on other devices splits by its segments
         "train_epoch_seconds_each": [float(s) for s in trainer.epoch_seconds],
         "eval_seconds": float(np.mean(trainer.eval_seconds)),
+        # [epoch, validation score] at each validation (where the run's curve rose and flattened)
+        "valid_scores": trainer.valid_scores,
         "peak_memory_mb": trainer.peak_memory_mb(),
         "memory_kind": "cuda max allocated" if config["device"].type == "cuda" else "process peak RSS",
         # seconds and memory only compare between runs on the same kind of device
