@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 
 from recbole_hier.benchmark.cli import parse_with_overrides
-from recbole_hier.presets import preset_files
+from recbole_hier.benchmark.histories import load
 
 
 def _windows(users, times, window):
@@ -67,22 +67,14 @@ def measure(users, times, window, gaps):
 
 
 def _interactions(dataset_name, overrides):
-    from recbole.data import create_dataset
-
-    from recbole_hier.config import Config
-
-    # RecBole's own sequential model: the same loading and filtering as every run, without text;
     # timestamps as in the file (RecBole's normalize_all would scale them into [0, 1])
-    config = Config("SASRec", dataset_name, preset_files(dataset_name),
-                    {"show_progress": False, "normalize_all": False},
-                    cmd_args=list(overrides))
-    dataset = create_dataset(config)
+    dataset = load(dataset_name, overrides, {"normalize_all": False})
     if dataset.time_field is None or dataset.time_field not in dataset.inter_feat:
         raise ValueError(f"{dataset_name}: no timestamp field is loaded (TIME_FIELD "
-                         f"{config['TIME_FIELD']!r}); add it to load_col.inter")
+                         f"{dataset.config['TIME_FIELD']!r}); add it to load_col.inter")
     feat = dataset.inter_feat
     return (feat[dataset.uid_field].to_numpy(), feat[dataset.time_field].to_numpy().astype(np.float64),
-            config["MAX_ITEM_LIST_LENGTH"])
+            dataset.config["MAX_ITEM_LIST_LENGTH"])
 
 
 def main(argv=None):
