@@ -91,6 +91,10 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "## tiny" in table and "| HierRec |" in table and "| SASRec |" in table
     assert "popularity" in table and "history length" in table and "**" in table
     assert "by the target item's train interactions" in table
+    lengths = sorted(full.values())
+    median = (lengths[19] + lengths[20]) / 2
+    assert (f"history length (interactions before the target; mean {sum(lengths) / 40:.1f}, "
+            f"median {median:.0f} over the 40 test users)") in table
     assert "- HierRec: " in table and "learning_rate=0.01: " in table and "HierRec@" not in table
     verdict = next(line for line in table.splitlines() if line.startswith("Verdict: "))
     best = verdict.split(" is ", 1)[1].split(" ", 1)[0]

@@ -363,10 +363,12 @@ def _breakdown_lines(plan, dataset, runs):
         return []
     ref = min(ref, key=lambda r: r["seed"])
     full = "history_length_full" in ref["per_user"]
+    lengths = ref["per_user"]["history_length_full" if full else "history_length"]
+    spread = f"mean {np.mean(lengths):.1f}, median {np.median(lengths):.0f} over the {len(lengths)} test users"
     titles = {"popularity": "target-item popularity (train interactions; head = top 20% of items, torso = next 30%)",
               "train interactions": "the target item's train interactions",
-              "history length": "history length" + (" (interactions before the target)" if full
-                                                     else " (steps the model reads)")}
+              "history length": "history length" + (f" (interactions before the target; {spread})" if full
+                                                     else f" (steps the model reads; {spread})")}
     lines = []
     for by, title in titles.items():
         groups, order = stats.target_groups(ref, by), stats.group_order(by)
