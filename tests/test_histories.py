@@ -26,7 +26,9 @@ def test_repeats_and_ties_are_counted_as_a_model_sees_them(tmp_path, capsys):
     # training targets: positions 1..13 of 1,1,2,2,...; the odd ones repeat their last item (7 of 13)
     assert out["train_repeat_last"] == 7 / 13
     assert out["tied_share"] == 8 / 15 and out["tied_rising_share"] == 0.0  # a tie is the same item
+    assert out["test_tied_share"] == 1.0
     assert "test targets equal to the history's last item: 100.0%" in capsys.readouterr().out
     deduplicated = histories.main(argv + ["--rm_dup_inter=first"])
     assert (deduplicated["interactions"], deduplicated["history_mean"]) == (32, 7)
     assert deduplicated["test_repeat_last"] == deduplicated["train_repeat_last"] == deduplicated["tied_share"] == 0.0
+    assert deduplicated["test_tied_share"] == 0.0

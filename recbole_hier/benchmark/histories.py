@@ -9,8 +9,10 @@ median); the share of test targets, and of training targets, that equal the last
 their history (what a model gets for copying it), and of test targets found anywhere in
 their window; and, among consecutive interactions of a user, the share with the same
 timestamp and, for numeric item tokens, the share of those tied pairs whose item token
-rises (ties keep the file's order, so a file sorted by item within a timestamp orders
-each tie by token: an order no model should learn from).
+rises (RecBole's sort by time is stable, so ties keep the loaded order: the file's, or
+the one ``rm_dup_inter``'s re-sort left; a file sorted by item within a timestamp orders
+each tie by token, an order no model should learn from), and the share of test targets
+tied in time with the history's last item (whose order the data, not the user, decided).
 """
 
 import argparse
@@ -40,10 +42,12 @@ def measure(dataset):
            "history_mean": float(np.mean(per_user - 1)), "history_median": float(np.median(per_user - 1))}
     if dataset.time_field in feat:
         times = feat[dataset.time_field].to_numpy()
-        order = np.lexsort((times, users))  # stable: ties keep the loaded order
+        order = np.lexsort((times, users))  # stable, as RecBole's sort: ties keep the loaded order
         same_user = users[order][1:] == users[order][:-1]
         tied = same_user & (np.diff(times[order]) == 0)
         out["tied_share"] = float(tied.sum() / max(same_user.sum(), 1))
+        target = np.flatnonzero(np.r_[~same_user, True])  # each user's last interaction
+        out["test_tied_share"] = float(np.mean(tied[target[target > 0] - 1]))
         tokens = dataset.field2id_token[dataset.iid_field][items[order]]
         try:
             numeric = tokens.astype(np.int64)
@@ -85,7 +89,8 @@ def main(argv=None):
     if "tied_share" in out:
         rising = (f"; item token rising within them: {out['tied_rising_share']:.1%}"
                   if "tied_rising_share" in out else "")
-        print(f"consecutive interactions of a user with the same timestamp: {out['tied_share']:.1%}{rising}")
+        print(f"consecutive interactions of a user with the same timestamp: {out['tied_share']:.1%}{rising}; "
+              f"test targets at the time of the history's last item: {out['test_tied_share']:.1%}")
     return out
 
 
