@@ -62,8 +62,9 @@ def detectable_lead(reference_runs, other_runs, seeds=None, power=0.8, alpha=SIG
 
     ``now``: the smallest mean lead that a two-sided paired test over the common test
     users finds at ``p < alpha`` with probability ``power``, given the spread of the
-    users' seed-averaged differences (normal approximation of the paired test; the
-    Wilcoxon test the verdict uses behaves alike on these data). ``at_seeds``: the same
+    users' seed-averaged differences (a normal approximation of the paired t-test: the
+    verdict's Wilcoxon test may be more or less sensitive where many users' differences
+    are zero, so the figure is a scale, not a threshold). ``at_seeds``: the same
     with ``seeds`` runs a side (None without ``seeds`` or while a side has one run). Each
     user's difference varies for two reasons: which target the user holds out (fixed) and
     each model's training randomness, whose per-user variance over a model's seeds
