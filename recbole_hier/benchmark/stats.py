@@ -34,15 +34,19 @@ def paired_seed_test(reference, other):
     return float(stats.ttest_rel(a, b).pvalue)
 
 
+def per_user_values(runs):
+    """Each user token's NDCG@10 in each of ``runs`` of one model: ``{user: [value, ...]}``."""
+    values = {}
+    for run in runs:
+        for user, value in zip(run["per_user"]["user"], run["per_user"]["ndcg@10"]):
+            values.setdefault(user, []).append(value)
+    return values
+
+
 def per_user_mean(runs, of=lambda ndcg: ndcg):
     """Seed-averaged NDCG@10 (or ``of(NDCG@10)``) per user token over ``runs`` of one model.
     With one target per user, ``ndcg > 0`` is that user's Recall@10."""
-    total, count = {}, {}
-    for run in runs:
-        for user, value in zip(run["per_user"]["user"], run["per_user"]["ndcg@10"]):
-            total[user] = total.get(user, 0.0) + of(value)
-            count[user] = count.get(user, 0) + 1
-    return {u: total[u] / count[u] for u in total}
+    return {user: sum(of(v) for v in values) / len(values) for user, values in per_user_values(runs).items()}
 
 
 def paired_user_test(reference, other):
@@ -71,14 +75,7 @@ def detectable_lead(reference_runs, other_runs, seeds=None, power=0.8, alpha=SIG
     shrinks with the number of seeds averaged; the fixed part is what is left of the
     observed variance once the seed parts at the seeds run are taken out.
     """
-    def by_user(runs):
-        values = {}
-        for run in runs:
-            for user, value in zip(run["per_user"]["user"], run["per_user"]["ndcg@10"]):
-                values.setdefault(user, []).append(value)
-        return values
-
-    ref, other = by_user(reference_runs), by_user(other_runs)
+    ref, other = per_user_values(reference_runs), per_user_values(other_runs)
     users = sorted(set(ref) & set(other))
     if len(users) < 10:
         return None
