@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything unfinished that a lent GPU should run, in one device call of about 10 minutes:
 #   1. the runner calls of gpu_steps.txt in order (the long suite's verdict pair on ml-latest-small
-#      and ml-100k, its levers on ml-latest-small, the finetune suite's first seed, the cold and
+#      and ml-100k, its levers on ml-100k and ml-latest-small, the finetune suite's first seed, the cold and
 #      text suites, the verdict pair at L 200, the rest of the finetune and long suites, then the cpu and full
 #      suites), six runs sharing the GPU with mixed precision (the package's default on CUDA),
 #      each call paused at what is left of GPU_HOURS with its progress saved, so the next resumes;
