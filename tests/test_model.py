@@ -49,6 +49,7 @@ def test_shapes(built):
 def test_padding_does_not_change_user_vector(built, readout, levels):
     weights = [0.5] * len(levels) + [1.0]
     *_, test, model = built(readout=readout, levels=levels, level_loss_weights=weights)
+    assert not any(type(m) is torch.nn.Dropout for m in model.modules())  # the attn level's too (fast_ops)
     model.eval()
     inter = eval_batch(test)
     seq, lengths = inter["item_id_list"], inter["item_length"]

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recbole_hier.model.dropout import Dropout
+
 ADAPTORS = ("linear", "moe")
 
 
@@ -18,7 +20,7 @@ class WhiteningExpert(nn.Module):
 
     def __init__(self, in_size, out_size, dropout):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)  # the CPU mask by torch.rand (dropout.py)
         self.bias = nn.Parameter(torch.zeros(in_size))
         self.lin = nn.Linear(in_size, out_size, bias=False)
 

@@ -17,6 +17,7 @@ without (much) training can be scored by their text as HierRec's are (``cold_sco
 from recbole.model.sequential_recommender.sasrec import SASRec
 
 from recbole_hier.data.dataset import TextSequentialDataset
+from recbole_hier.model.fast_ops import use_fast_cpu_ops
 from recbole_hier.model.items import ItemRepresentation, NewItemsMixin, init_outside_language_model
 from recbole_hier.model.score import ItemScorer, TextScoresMixin
 from recbole_hier.model.softmax import build_softmax
@@ -29,6 +30,7 @@ class SASRecText(NewItemsMixin, TextScoresMixin, SASRec):
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
+        use_fast_cpu_ops(self)  # SASRec's encoder, same functions, faster CPU kernels
         # SASRec's forward, losses and scoring read self.item_embedding(ids) and
         # self.item_embedding.weight ([n_items H]): ItemRepresentation offers both
         self.item_embedding = ItemRepresentation.from_config(config, dataset, self.adaptor_dropout(config))

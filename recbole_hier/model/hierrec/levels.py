@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recbole_hier.model.dropout import Dropout
+from recbole_hier.model.fast_ops import use_fast_cpu_ops
 
 
 def gather_last(seq, lengths):
@@ -154,6 +155,7 @@ class AttentionLevel(nn.Module):
         self.encoder = TransformerEncoder(n_layers=num_layers, n_heads=num_heads, hidden_size=hidden_size,
                                           inner_size=4 * hidden_size, hidden_dropout_prob=dropout,
                                           attn_dropout_prob=dropout, hidden_act="gelu", layer_norm_eps=1e-12)
+        use_fast_cpu_ops(self.encoder)
 
     def forward(self, x, lengths):  # [B L H], [B] -> [B L H]
         steps = torch.arange(x.size(1), device=x.device)
