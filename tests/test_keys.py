@@ -9,7 +9,6 @@ import yaml
 from recbole_hier.config import Config, package_model_yaml
 from recbole_hier.keydocs import KEYS_DOC, documented_models, keys_document
 from recbole_hier.keys import Key, KeySet
-from recbole_hier.model.hierrec.keys import HIERREC_KEYS
 from tests.conftest import PROTOCOL, REPO
 
 

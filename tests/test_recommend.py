@@ -7,7 +7,6 @@ import os
 
 import pytest
 import torch
-import yaml
 
 import run_recbole_hier
 from recbole_hier import load_data_and_model

@@ -1,7 +1,6 @@
 """The scale benchmark: synthetic data of the asked size, every stage measured, growth fitted."""
 
 import json
-import os
 
 import numpy as np
 
