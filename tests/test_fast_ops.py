@@ -46,8 +46,8 @@ def test_the_swapped_encoder_has_the_same_parameters_outputs_and_gradients():
 
 
 def test_the_swapped_dropouts_still_drop_while_training():
-    _, x, mask = _encoder_and_inputs()
-    fast = use_fast_cpu_ops(_encoder_and_inputs()[0])
+    encoder, x, mask = _encoder_and_inputs()
+    fast = use_fast_cpu_ops(encoder)
     fast.train()
     with torch.no_grad():
         trained = fast(x, mask, output_all_encoded_layers=False)[-1]

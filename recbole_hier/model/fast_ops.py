@@ -24,7 +24,6 @@ def use_fast_cpu_ops(module):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Dropout:  # subclasses (ours included) are left as they are
                 setattr(parent, name, Dropout(child.p, child.inplace))
-        act = getattr(parent, "intermediate_act_fn", None)
-        if isinstance(parent, FeedForward) and getattr(act, "__func__", None) is FeedForward.gelu:
+        if isinstance(parent, FeedForward) and getattr(parent.intermediate_act_fn, "__func__", None) is FeedForward.gelu:
             parent.intermediate_act_fn = F.gelu
     return module
