@@ -18,7 +18,7 @@ import argparse
 
 
 def _add_scoring_arguments(parser):
-    """--score_levels, --id_fill, ..., --text_mix_count: the scoring keys (model/scoring.py), typed and
+    """--score_levels, --cold_score, ..., --text_mix_count: the scoring keys (model/scoring.py), typed and
     documented by their declarations; unset, the checkpoint's own value stands."""
     from recbole_hier.model.hierrec.keys import HIERREC_KEYS
     from recbole_hier.model.scoring import SCORING_KEYS

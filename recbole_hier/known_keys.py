@@ -74,7 +74,7 @@ def known_keys():
 
 # keys taken out of the package because they measured nothing (results/levers.md says what)
 RETIRED_KEYS = {"id_gate", "item_bias", "item_bias_init", "align_loss_weight", "align_temperature",
-                "behavior_fusion"}
+                "behavior_fusion", "id_fill", "id_fill_k", "id_fill_temperature"}
 
 
 def check_known(names, where="configuration"):

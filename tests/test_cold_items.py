@@ -56,48 +56,8 @@ def test_a_ratio_that_leaves_no_cold_or_no_warm_item_is_refused(built):
         built(cold_item_ratio=0.01)
 
 
-def test_nearest_id_rows_mix_the_k_most_similar_items_with_an_id_by_softmax_of_cosine():
-    from recbole_hier.model.unseen_items import nearest_id_rows
-
-    text = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.3, 0.9], [1.0, 0.05]])
-    has_id = torch.tensor([False, True, True, True, False, False])
-    ids = torch.arange(6.0).unsqueeze(1).repeat(1, 3)  # row i holds i
-    wanted = torch.tensor([5, 4])
-    flat = nearest_id_rows(text, has_id, ids, wanted, k=2, temperature=1e6, chunk=1)
-    assert flat[:, 0].tolist() == pytest.approx([1.5, 2.5])  # item 5 is nearest 1 and 2; item 4 nearest 3 and 2
-    sharp = nearest_id_rows(text, has_id, ids, wanted, k=2, temperature=1e-5)
-    assert sharp[:, 0].tolist() == pytest.approx([1.0, 3.0])  # the nearest item's row whole
-    cos = torch.nn.functional.normalize(text, dim=-1)
-    mid = nearest_id_rows(text, has_id, ids, wanted[:1], k=2, temperature=0.1)
-    w = (torch.stack([cos[5] @ cos[1], cos[5] @ cos[2]]) / 0.1).softmax(0)
-    assert mid[0, 0].item() == pytest.approx((w[0] * 1 + w[1] * 2).item())
-
-
-def test_id_fill_gives_cold_items_their_text_neighbours_id_part_when_scoring_only(built):
-    from recbole_hier.model.unseen_items import nearest_id_rows
-
-    config, dataset, *_, model = built(model="SASRecText", n_layers=1, cold_item_ratio=0.2, id_fill="neighbours",
-                                       id_fill_k=2, id_fill_temperature=0.5)
-    items = model.item_representation
-    cold = dataset.cold_item_ids
-    text_only = items.adaptor(items.text)  # [N H]
-    trained = text_only + items.id_embedding.weight
-    model.train()
-    assert torch.allclose(items.weight[cold], text_only[cold])  # training: text alone, as with none
-    model.eval()
-    table = items.weight
-    warm = torch.ones(len(table), dtype=torch.bool)
-    warm[cold], warm[0] = False, False
-    expected = text_only[cold] + nearest_id_rows(items.text, warm, items.id_embedding.weight, cold, 2, 0.5)
-    assert torch.allclose(table[cold], expected, atol=1e-6)
-    assert not torch.allclose(table[cold], text_only[cold])
-    assert torch.allclose(table[warm], trained[warm])  # items with a trained ID part unchanged
-    ids = torch.tensor([int(cold[0]), 1, 2])
-    assert torch.allclose(items(ids), table[ids], atol=1e-6)  # row gathering agrees with the table
-
-
 @pytest.mark.parametrize("key, value", [("item_bias", True), ("id_gate", "frequency"), ("align_loss_weight", 0.1),
-                                        ("behavior_fusion", "concat")])
+                                        ("behavior_fusion", "concat"), ("id_fill", "neighbours")])
 def test_a_retired_switch_is_refused_with_where_its_measurement_is(make_config, key, value):
     with pytest.raises(ValueError, match=rf"key '{key}' in the .* was retired: it measured nothing \(results/levers.md"):
         make_config(model="HierRec", **{key: value})
@@ -134,6 +94,6 @@ def test_calibrated_cold_scores_share_the_models_normalizer_over_trained_items(b
     assert torch.allclose(model.predict(interaction), calibrated.gather(1, ids[:, None]).squeeze(1))
 
 
-def test_calibrated_cold_scores_need_text_id_items_without_a_fill(built):
-    with pytest.raises(ValueError, match="cold_score: calibrated .* needs item_repr: text\\+id and id_fill: none"):
-        built(model="HierRec", cold_score="calibrated", id_fill="neighbours")
+def test_calibrated_cold_scores_need_text_id_items(built):
+    with pytest.raises(ValueError, match="cold_score: calibrated .* needs item_repr: text\\+id \\(got text\\)"):
+        built(model="HierRec", cold_score="calibrated", item_repr="text")

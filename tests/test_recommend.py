@@ -222,25 +222,6 @@ def test_the_speed_script_times_recommending_against_a_validation_pass(tiny_data
     assert "users/s" in capsys.readouterr().out
 
 
-def test_with_id_fill_a_new_copy_of_an_item_borrows_its_id_part_and_scores_as_it(trained, tiny_data, tmp_path):
-    path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5")])
-    rows = recommend(trained["HierRec"], users=["u1", "u2"], topk=45, exclude_seen=False, new_items=path,
-                     scoring=ScoringSetting(id_fill="neighbours", id_fill_k=1))
-    scores = {(user, item): score for user, _, item, score in rows}
-    for user in ("u1", "u2"):  # its nearest trained item by text is i5 itself: the same vector
-        assert scores[(user, "brand-new")] == pytest.approx(scores[(user, "i5")], abs=1e-5)
-    plain = recommend(trained["HierRec"], users=["u1"], topk=45, exclude_seen=False, new_items=path)
-    assert {i: s for u, _, i, s in plain}["brand-new"] != pytest.approx(scores[("u1", "i5")], abs=1e-5)
-    out = tmp_path / "filled.csv"
-    run_recbole_hier.main(["--recommend", f"--model_file={trained['HierRec']}", f"--new_items={path}",
-                           "--users=u1", "--topk=45", "--exclude_seen=false", "--id_fill=neighbours",
-                           "--id_fill_k=1", f"--output={out}"])
-    cli = {row["item"]: float(row["score"]) for row in csv.DictReader(out.open())}
-    assert cli["brand-new"] == pytest.approx(cli["i5"], abs=1e-4)
-    with pytest.raises(RecommendError, match="SASRec has no text\\+id item vectors"):
-        recommend(trained["SASRec"], users=["u1"], scoring=ScoringSetting(id_fill="neighbours"))
-
-
 def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_their_scores(trained, tiny_data,
                                                                                            tmp_path):
     path = _new_items_file(tiny_data, tmp_path, [("brand-new", "i5")])
@@ -262,8 +243,6 @@ def test_with_calibrated_cold_scores_a_new_item_moves_and_trained_items_keep_the
     assert cli["brand-new"] == pytest.approx(sharp["brand-new"], abs=1e-4)
     with pytest.raises(RecommendError, match="SASRec has no cold_score"):
         recommend(trained["SASRec"], users=["u1"], scoring=ScoringSetting(cold_score="calibrated"))
-    with pytest.raises(RecommendError, match="it needs item_repr: text\\+id and id_fill: none"):
-        recommend(trained["HierRec"], users=["u1"], scoring=ScoringSetting(id_fill="neighbours", cold_score="calibrated"))
     with pytest.raises(RecommendError, match="cold_score_temperature must be > 0, got -1"):
         recommend(trained["HierRec"], users=["u1"], scoring=ScoringSetting(cold_score_temperature=-1))
     # UniSRec ranks by cosine through its own adaptor and never calls the calibrated scorer:

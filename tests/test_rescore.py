@@ -117,7 +117,7 @@ def test_the_report_prints_each_seed_s_choice_and_their_mean():
     ({"grid": {"cold_temperature": [0.1]}}, "rescore grid key 'cold_temperature' is not a scoring key"),
     ({"grid": {"cold_score_temperature": [0.1]}, "choose": {"metric": "recall@10"}}, "rescore metric must be"),
     ({"grid": {"cold_score_temperature": [0.1]}, "choose": {"within": 0.05}}, "within and pick together"),
-    ({"grid": {"cold_score_temperature": [0.1]}, "choose": {"within": 0.05, "pick": "smallest id_fill_k"}},
+    ({"grid": {"cold_score_temperature": [0.1]}, "choose": {"within": 0.05, "pick": "smallest text_mix_count"}},
      "pick must be 'smallest KEY' or 'largest KEY' with KEY in the grid"),
     ({"grid": {"cold_score_temperature": [0.1]}, "chose": {}}, "rescore keys \\['chose'\\] are not among"),
     ({"grid": [{"cold_score": "vector"}, {"cold_temperature": 0.1}]}, "rescore grid key 'cold_temperature'"),

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recbole_hier.model.adaptors import text_adaptor
-from recbole_hier.model.unseen_items import append_items, filled_id_rows
+from recbole_hier.model.unseen_items import append_items
 from recbole_hier.text.trainable import TrainableText
 
 
@@ -38,10 +38,6 @@ class ItemRepresentation(nn.Module):
     masked out by ``id_mask``) is its text alone, ``adapt(T[i])``. ``id_dropout`` p trains
     for that: while training, each item's ID part is left out with probability p (per item,
     per table access, not rescaled), so text-only vectors are scored on the same scale.
-    ``id_fill: neighbours`` gives such an item, at evaluation, a mix of the ID embeddings of
-    the ``id_fill_k`` trained items whose frozen text is nearest to its own, weighted by
-    ``softmax(cosine / id_fill_temperature)`` (recomputed when the table is first read after
-    a switch to evaluation).
 
     ``weight`` is the whole ``[n_items H]`` table (computed once per access); calling the
     module with ids gathers rows ``[... H]``, projecting whichever is smaller, the table
@@ -50,8 +46,7 @@ class ItemRepresentation(nn.Module):
     """
 
     def __init__(self, n_items, hidden_size, item_repr, text_table=None, adaptor="linear", dropout=0.0,
-                 n_experts=8, id_dropout=0.0, id_fill="none", id_fill_k=10, id_fill_temperature=0.03,
-                 trainable_text=None):
+                 n_experts=8, id_dropout=0.0, trainable_text=None):
         super().__init__()
         self.uses_text = item_repr in ("text", "text+id")
         self.uses_id = item_repr in ("id", "text+id")
@@ -76,13 +71,10 @@ class ItemRepresentation(nn.Module):
         self._stale = self.trainable_text is not None
         self._step_text = None  # this training step's text rows [n_items D] (begin_step)
         self.id_dropout = id_dropout
-        self.id_fill, self.id_fill_k, self.id_fill_temperature = id_fill, id_fill_k, id_fill_temperature
-        self._filled = None  # borrowed ID rows [n_items H] while evaluating (id_fill: neighbours)
         # 1 = the item's ID embedding is used; rebuilt with the model (not saved), None = all
         self.register_buffer("id_mask", None, persistent=False)
 
     def train(self, mode=True):
-        self._filled = None  # the ID embeddings change while training: refit when evaluating
         self._stale = self.trainable_text is not None  # so may the language model's layers
         self._step_text = None
         return super().train(mode)
@@ -127,16 +119,14 @@ class ItemRepresentation(nn.Module):
     @classmethod
     def from_config(cls, config, dataset, dropout):
         """From the keys ``item_repr``, ``text_adaptor``, ``moe_experts``, ``hidden_size``,
-        ``id_dropout``, ``id_fill*`` and ``plm_train_layers``, over the dataset's
+        ``id_dropout`` and ``plm_train_layers``, over the dataset's
         ``item_text_table`` (and ``item_text_states``); ``dropout`` inside the adaptor."""
         both = config["item_repr"] == "text+id"
         states = getattr(dataset, "item_text_states", None)
         trainable = TrainableText(config, *states) if states is not None and config["item_repr"] != "id" else None
         items = cls(dataset.item_num, config["hidden_size"], config["item_repr"],
                     getattr(dataset, "item_text_table", None), config["text_adaptor"],
-                    dropout, config["moe_experts"], config["id_dropout"] if both else 0.0,
-                    config["id_fill"] if both else "none", config["id_fill_k"], config["id_fill_temperature"],
-                    trainable)
+                    dropout, config["moe_experts"], config["id_dropout"] if both else 0.0, trainable)
         cold = getattr(dataset, "cold_item_ids", None)  # the cold-item protocol (data/cold_items.py)
         if cold is not None and len(cold) and items.uses_text and items.uses_id:
             items.id_mask = torch.ones(dataset.item_num)
@@ -173,15 +163,9 @@ class ItemRepresentation(nn.Module):
 
     def _id_parts(self, ids=None):
         """The (masked) ID embedding of ``ids`` ``[... H]``, or of every item: 0 where the ID
-        part is left out (``id_mask``, ``id_dropout``), borrowed under ``id_fill``."""
+        part is left out (``id_mask``, ``id_dropout``)."""
         rows = self.id_embedding.weight if ids is None else self.id_embedding(ids)
         keep = self.id_mask
-        if keep is not None and not self.training and self.id_fill == "neighbours":
-            if self._filled is None or len(self._filled) != len(self.text_rows()):
-                self._filled = filled_id_rows(self)
-            mask = keep if ids is None else keep[ids]
-            rows = torch.where(mask.unsqueeze(-1).bool(), rows, self._filled if ids is None else self._filled[ids])
-            keep = None  # every item has an ID part now
         if self.training and self.id_dropout > 0:
             dropped = torch.rand(rows.size(0) if ids is None else self.id_embedding.num_embeddings,
                                  device=rows.device) < self.id_dropout
@@ -195,7 +179,6 @@ class ItemRepresentation(nn.Module):
         language-model layers, their token states below them, ``(states, lengths)``, instead):
         their ID part is masked out, so each is ``adapt(T[i])``. For scoring new items without
         retraining."""
-        self._filled = None
         if self.trainable_text is not None:
             if states is None:
                 raise ValueError("this model trained its language model's top layers: new items need their token "

@@ -85,7 +85,7 @@ class TextScoresMixin:
         """Whether some items are scored by ``cold_score: calibrated`` now: items without a
         trained ID part, or with ``text_mix_count`` every item in part."""
         items = self.item_representation
-        if self.cold_score != "calibrated" or self.training or items.id_fill != "none":
+        if self.cold_score != "calibrated" or self.training:
             return False
         mask = items.id_mask
         return self.text_mix_count > 0 or (mask is not None and not bool(mask.all()))

@@ -1,8 +1,7 @@
 """How a trained model ranks, apart from what it learned: its scoring setting.
 
-``score_levels`` (HierRec), ``id_fill``/``id_fill_k``/``id_fill_temperature`` (text+id items)
-and ``cold_score``/``cold_score_temperature``/``text_mix_count`` (HierRec, SASRecText) change
-ranking only, so one trained checkpoint answers for each of their values. A
+``score_levels`` (HierRec) and ``cold_score``/``cold_score_temperature``/``text_mix_count``
+(HierRec, SASRecText) change ranking only, so one trained checkpoint answers for each of their values. A
 :class:`ScoringSetting` is the one way to change them on a live model (the recommender,
 the CLI and the benchmark's rescoring all go through it): each value is parsed by the
 model's own key declaration, the cross-key rules are the ones the config is checked
@@ -11,19 +10,12 @@ with (``text_keys.TEXT_SCORE_CHECKS``), and :meth:`ScoringSetting.apply` sets th
 
 import difflib
 
+from recbole_hier.known_keys import RETIRED_KEYS
 from recbole_hier.model.score import has_text_scores
 from recbole_hier.model.text_keys import TEXT_SCORE_CHECKS
 
-# key -> the part of the model that holds it (None: the model itself)
-_HOLDER = {"score_levels": None, "id_fill": "item_representation", "id_fill_k": "item_representation",
-           "id_fill_temperature": "item_representation", "cold_score": None, "cold_score_temperature": None,
-           "text_mix_count": None}
-SCORING_KEYS = tuple(_HOLDER)
-
-
-def _has_text_and_id(model):
-    items = getattr(model, "item_representation", None)
-    return items is not None and items.uses_text and items.uses_id
+# each is an attribute of the model it is set on
+SCORING_KEYS = ("score_levels", "cold_score", "cold_score_temperature", "text_mix_count")
 
 
 def supported_keys(model):
@@ -31,16 +23,12 @@ def supported_keys(model):
     keys = set()
     if hasattr(model, "score_levels"):
         keys.add("score_levels")
-    if _has_text_and_id(model):
-        keys.update(("id_fill", "id_fill_k", "id_fill_temperature"))
     if has_text_scores(model):
         keys.update(("cold_score", "cold_score_temperature", "text_mix_count"))
     return keys
 
 
 def _missing(name, model_name):
-    if name.startswith("id_fill"):
-        return f"{model_name} has no text+id item vectors (item_repr: text+id) whose ID part could be filled"
     if name == "score_levels":
         return f"{model_name} has no score_levels (HierRec has)"
     return f"{model_name} has no cold_score (HierRec and SASRecText have)"
@@ -52,7 +40,10 @@ class ScoringSetting:
 
     def __init__(self, **values):
         for name in values:
-            if name not in _HOLDER:
+            if name in RETIRED_KEYS:
+                raise ValueError(f"scoring key {name!r} was retired: it measured nothing (results/levers.md, "
+                                 "'Retired switches'); remove it")
+            if name not in SCORING_KEYS:
                 close = difflib.get_close_matches(name, SCORING_KEYS, n=1, cutoff=0.6)
                 raise ValueError(f"{name!r} is not a scoring key" + (f" (did you mean {close[0]!r}?)" if close else "")
                                  + f"; scoring keys: {', '.join(SCORING_KEYS)}")
@@ -64,7 +55,7 @@ class ScoringSetting:
     @staticmethod
     def of(model):
         """The setting ``model`` ranks with now (the keys it supports)."""
-        return ScoringSetting(**{name: getattr(_holder(model, name), name) for name in sorted(supported_keys(model))})
+        return ScoringSetting(**{name: getattr(model, name) for name in sorted(supported_keys(model))})
 
     def checked(self, model):
         """``{key: parsed value}`` of the whole setting ``model`` would rank with, this one
@@ -88,11 +79,6 @@ class ScoringSetting:
         """Rank ``model`` with this setting from now on; returns the whole setting applied."""
         merged = self.checked(model)
         for name, value in merged.items():
-            setattr(_holder(model, name), name, value)
-        if _has_text_and_id(model):
-            model.item_representation.train(model.training)  # forget ID rows filled under the previous setting
+            setattr(model, name, value)
         return merged
 
-
-def _holder(model, name):
-    return model if _HOLDER[name] is None else getattr(model, _HOLDER[name])

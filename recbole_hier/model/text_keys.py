@@ -50,21 +50,13 @@ ITEM_KEYS = [
     Key("id_dropout", "float", 0.0, "With text+id: while training, leave out each item's ID embedding with this "
         "probability, so items scored by text alone (new items) rank on the same scale.", low=0.0, high=1.0,
         high_open=True),
-    Key("id_fill", "str", "none", "With text+id: the ID part of an item that never trained one (a cold or "
-        "added item) when scoring: none (its text alone), or neighbours (the ID embeddings of the "
-        "id_fill_k trained items nearest by frozen-text cosine, mixed by softmax(cosine / "
-        "id_fill_temperature)).", choices=("none", "neighbours")),
-    Key("id_fill_k", "int", 10, "Neighbours mixed by id_fill: neighbours.", low=1),
-    Key("id_fill_temperature", "float", 0.03, "Softmax temperature over their cosines (small: the "
-        "nearest item's ID part).", low=0.0, low_open=True),
 ]
 
 
 def _cold_score_needs_text_and_id(config, owner):
-    if config["cold_score"] == "calibrated" and (config["item_repr"] != "text+id" or config["id_fill"] != "none"):
+    if config["cold_score"] == "calibrated" and config["item_repr"] != "text+id":
         raise ValueError(f"{owner}: cold_score: calibrated scores items without a trained ID part by their "
-                         f"text; it needs item_repr: text+id and id_fill: none (got {config['item_repr']}, "
-                         f"{config['id_fill']})")
+                         f"text; it needs item_repr: text+id (got {config['item_repr']})")
 
 
 def _text_mix_needs_calibrated_scores(config, owner):
@@ -76,9 +68,9 @@ def _text_mix_needs_calibrated_scores(config, owner):
 # how items without (much) training are scored: model/score.py TextScoresMixin
 TEXT_SCORE_KEYS = [
     Key("cold_score", "str", "vector", "How an item without a trained ID part (cold or added) is scored: "
-        "vector (its item vector, as any item; see id_fill), or calibrated (cos(user, its text part) / "
+        "vector (its item vector, its text part alone), or calibrated (cos(user, its text part) / "
         "cold_score_temperature, shifted per user so this text softmax and the model's share one "
-        "normalizer over trained items). Needs text+id and id_fill: none.", choices=("vector", "calibrated"),
+        "normalizer over trained items). Needs text+id.", choices=("vector", "calibrated"),
         section="scoring items with little or no training"),
     Key("cold_score_temperature", "float", 0.1, "Temperature of cold_score: calibrated (smaller: unseen "
         "items rank higher).", low=0, low_open=True),
