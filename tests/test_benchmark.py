@@ -319,6 +319,44 @@ def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
     assert os.path.isfile(os.path.join(store.progress_dir(spec.key), "last.pth"))  # kept, not overwritten
 
 
+def test_a_changed_preset_or_default_makes_a_stored_run_and_its_progress_stale(tiny_data, tiny_bert, tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("stopping_step: 4\n")
+    plan = Plan.load(write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2},
+                                 presets=[PROTOCOL, str(preset)]))
+    spec = plan.seeded_runs("tiny", "HierRec", {"learning_rate": 0.01})[0]
+    store = RunStore(str(tmp_path / "runs"))
+    assert run_one(spec, store)[1] == "ran"
+    record = store.load(spec.key)
+    assert record["inherited"]["stopping_step"] == 4 and record["inherited"]["readout"] == "last"
+    assert store.current(spec) == record
+    # a run that ran under another default of a key its suite leaves alone is stale; the suite
+    # pinning the value it ran with makes it current again
+    store.write(spec.key, {**record, "inherited": {**record["inherited"], "readout": "residual"}})
+    assert store.stale_keys(spec, store.load(spec.key)) == ["readout"] and store.current(spec) is None
+    pinned = Plan.load(write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2},
+                                   presets=[PROTOCOL, str(preset)],
+                                   models={"HierRec": {"config": {"readout": "residual"}}}))
+    assert store.current(pinned.seeded_runs("tiny", "HierRec", {"learning_rate": 0.01})[0]) is not None
+    # a default the package gained or lost since counts only where a suite sets it
+    gained = {k: v for k, v in record["inherited"].items() if k != "score_levels"}
+    store.write(spec.key, {**record, "inherited": {**gained, "retired_key": 1}})
+    assert store.stale_keys(spec, store.load(spec.key)) == []
+    # a record from before runs kept what they inherited compares by its suite keys alone
+    store.write(spec.key, {k: v for k, v in record.items() if k != "inherited"})
+    preset.write_text("stopping_step: 5\n")
+    assert store.stale_keys(spec, store.load(spec.key)) == []
+    store.write(spec.key, record)
+    assert store.stale_keys(spec, record) == ["stopping_step"]
+    # progress saved under the old preset is refused, not continued
+    other = plan.seeded_runs("tiny", "SASRec", {"learning_rate": 0.01})[0]
+    preset.write_text("stopping_step: 4\n")
+    assert run_one(other, store, deadline=0)[1].startswith("paused")
+    preset.write_text("stopping_step: 5\n")
+    where, status = run_one(other, store)
+    assert status.startswith("failed") and "['stopping_step']" in open(where).read()
+
+
 def test_progress_made_with_another_text_table_is_refused(tiny_data, tiny_bert, tmp_path):
     path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 3})
     spec = Plan.load(path).seeded_runs("tiny", "SASRecText", {"learning_rate": 0.01})[0]

@@ -40,6 +40,7 @@ executes it and the report reads it; neither derives any of this again.
 """
 
 import difflib
+import functools
 import itertools
 import json
 import os
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from recbole_hier.benchmark import rescore
-from recbole_hier.known_keys import check_known, known_keys
+from recbole_hier.known_keys import PACKAGE_KEYS, check_known, known_keys
 from recbole_hier.presets import dataset_preset, resolve_preset
 
 
@@ -133,6 +134,12 @@ class RunSpec:
     def key(self):
         return f"{self.dataset}__{self.run_name}__{self.seed}"
 
+    @property
+    def inherited(self):
+        """The settings the run takes from defaults and presets (:func:`inherited_settings`): kept
+        with its record and progress, so a changed default or preset makes them stale."""
+        return inherited_settings(self.model, self.config_files)
+
 
 def differing_keys(wanted, stored):
     """Keys whose value in run config ``stored`` differs from ``wanted`` (compared as JSON). A key
@@ -141,6 +148,41 @@ def differing_keys(wanted, stored):
     wanted = json.loads(json.dumps(wanted))
     missing = object()
     return sorted(k for k in set(wanted) | set(stored) if wanted.get(k, missing) != stored.get(k, missing))
+
+
+@functools.lru_cache(maxsize=None)
+def _preset_settings(path, mtime_ns, size):  # the file as it is now (its mtime and size key the cache)
+    with open(path, encoding="utf-8") as f:
+        return json.dumps(yaml.safe_load(f) or {}, sort_keys=True, default=str)
+
+
+def inherited_settings(model, config_files):
+    """What a run of ``model`` takes from outside its suite entry: the package's and the
+    model's declared key defaults under the preset files' settings, as JSON values."""
+    from recbole_hier.registry import plugin_models
+
+    keys = getattr(plugin_models().get(model), "config_keys", None)
+    settings = {key.name: key.default for key in PACKAGE_KEYS.keys + (keys.keys if keys else [])}
+    for path in config_files:
+        stat = os.stat(path)
+        settings.update(json.loads(_preset_settings(path, stat.st_mtime_ns, stat.st_size)))
+    return json.loads(json.dumps(settings, default=str))
+
+
+def stale_settings(config, inherited, stored_config, stored_inherited):
+    """Keys a stored run (``stored_config``: its suite keys; ``stored_inherited``: what it took
+    from defaults and presets, None for a run stored before that was kept) ran with a value
+    other than the one a run of ``config`` over ``inherited`` would use now. A key the
+    defaults gained or lost since counts only where a suite sets it: a new key's default is
+    the behaviour from before it."""
+    if stored_inherited is None:
+        return differing_keys(config, stored_config)
+    config = json.loads(json.dumps(config))
+    missing = object()
+    names = set(config) | set(stored_config) | (set(inherited) & set(stored_inherited))
+    return sorted(name for name in names
+                  if config.get(name, inherited.get(name, missing))
+                  != stored_config.get(name, stored_inherited.get(name, missing)))
 
 
 class Plan:

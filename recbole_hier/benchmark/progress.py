@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from recbole_hier.benchmark.plan import differing_keys
+from recbole_hier.benchmark.plan import stale_settings
 from recbole_hier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from recbole_hier.files import copy_file
 
@@ -95,12 +95,13 @@ def refill_frozen(state_dict, fingerprints, model, path):
     return state_dict
 
 
-def resumable(trainer_class, progress_dir, run_config, deadline=None, process_info=None):
+def resumable(trainer_class, progress_dir, run_config, deadline=None, process_info=None, inherited=None):
     """``trainer_class`` that saves its progress after every validation in
     ``progress_dir`` and can resume from it.
 
     ``run_config``: the run's own configuration (the suite's keys), stored and
-    compared on resume so progress is never continued under different settings.
+    compared on resume so progress is never continued under different settings;
+    ``inherited``: what it takes from defaults and presets (``RunSpec.inherited``), likewise.
     ``deadline``: ``time.time()`` after which the run pauses (raises :class:`Paused`)
     at the next validation, its progress saved.
     ``process_info``: what this process ran on (device, threads, allocator); kept per
@@ -158,6 +159,7 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
                 "state_dict": without_frozen(state["state_dict"], frozen),
                 "frozen": {name: _fingerprint(state["state_dict"][name]) for name in frozen},
                 "run_config": json.dumps(run_config, sort_keys=True),
+                "inherited": json.dumps(inherited or {}, sort_keys=True),
                 "best_valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
                 "early_stopped": bool(self.early_stopped),
                 "train_loss": [[int(e), float(v)] for e, v in sorted(self.train_loss_dict.items())],
@@ -178,7 +180,9 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
             # on CPU: RNG states must stay CPU tensors; weights and optimizer state are
             # moved to the model's device when they are loaded into it
             progress = load_checkpoint(self.last_path, map_location="cpu")
-            stale = differing_keys(run_config, json.loads(progress["run_config"]))
+            stored = progress.get("inherited")  # absent in progress saved before it was kept
+            stale = stale_settings(run_config, inherited or {}, json.loads(progress["run_config"]),
+                                   json.loads(stored) if stored is not None else None)
             if stale:
                 raise CheckpointError(
                     f"progress {self.last_path!r} was made with a different config for {stale}: "

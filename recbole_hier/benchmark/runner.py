@@ -98,7 +98,7 @@ def _execute(spec, store, deadline=None):
     process_info = {"device": _device_name(config["device"]), "speed_env": speed_env()}
     progress = store.progress_dir(spec.key)
     run = pipeline.build(config, wrap_trainer=lambda trainer_class: resumable(
-        _timed(trainer_class), progress, spec.config, deadline, process_info))
+        _timed(trainer_class), progress, spec.config, deadline, process_info, spec.inherited))
     trainer, train, test, dataset = run.trainer, run.train_data, run.test_data, run.dataset
     for point in spec.rescore or ():  # refused before training, not after it
         ScoringSetting(**point).checked(run.model)
@@ -114,7 +114,7 @@ def _execute(spec, store, deadline=None):
     uid, iid = dataset.uid_field, dataset.iid_field
     record = {
         "dataset": spec.dataset, "name": spec.run_name, "model": spec.model, "seed": spec.seed,
-        "config": spec.config, "init_from_run": spec.init_source, "valid_metric": config["valid_metric"],
+        "config": spec.config, "inherited": spec.inherited, "init_from_run": spec.init_source, "valid_metric": config["valid_metric"],
         "valid_metric_bigger": bool(config["valid_metric_bigger"]),
         "best_valid": {k: float(v) for k, v in (best_valid or {}).items()},
         "test": {k: float(v) for k, v in test_result.items()},
@@ -233,8 +233,9 @@ def run_one(spec, store, reuse=None, deadline=None, live=None, threads=None):
 
     ``reuse``: key of a stored run with exactly this configuration (a grid run at the
     chosen point and the same seed); its record is copied instead of training again.
-    A stored result made with a different configuration is never silently kept or
-    overwritten: the run fails and says which keys differ.
+    A stored result made with a different configuration (its suite keys, or a default or
+    preset it inherited: ``RunSpec.inherited``) is never silently kept or overwritten: the
+    run fails and says which keys differ.
 
     ``live``: a set the caller owns; the run's process is in it while it runs, so a
     caller running several at once (threads) can stop them all.
@@ -250,7 +251,7 @@ def run_one(spec, store, reuse=None, deadline=None, live=None, threads=None):
         if stale:
             where = store.path(key)
             return where, (f"failed (stored result {where} was made with a different config for {stale}: "
-                           f"move it away to rerun, or restore the suite file)")
+                           f"move it away to rerun, or restore the suite file, default or preset it ran with)")
         if store.needs_training(spec, record, key):
             break  # trains again: the rescore grid or a run that starts from it needs its best checkpoint
         if key == spec.key:

@@ -11,7 +11,7 @@ without it, it is deleted with the progress. A run another run starts from (a su
 import json
 import os
 
-from recbole_hier.benchmark.plan import differing_keys
+from recbole_hier.benchmark.plan import stale_settings
 from recbole_hier.files import write_json
 
 PROGRESS_SUFFIX = ".progress"
@@ -51,7 +51,7 @@ class RunStore:
     def stale_keys(self, spec, record):
         """Keys whose stored value differs from what ``spec`` asks for (a stale result); ``rescore``
         when the record was scored under another rescore grid than the spec's."""
-        stale = differing_keys(spec.config, record.get("config", {}))
+        stale = stale_settings(spec.config, spec.inherited, record.get("config", {}), record.get("inherited"))
         if record.get("init_from_run") != spec.init_source:
             stale.append("init_from")
         scored = [row["setting"] for row in record.get("rescored", ())]
