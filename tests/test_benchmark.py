@@ -322,37 +322,57 @@ def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
 def test_a_changed_preset_or_default_makes_a_stored_run_and_its_progress_stale(tiny_data, tiny_bert, tmp_path):
     preset = tmp_path / "preset.yaml"
     preset.write_text("stopping_step: 4\n")
+    models = {"HierRec": {}, "SASRec": {"config": {"n_layers": 1}}}
     plan = Plan.load(write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2},
-                                 presets=[PROTOCOL, str(preset)]))
-    spec = plan.seeded_runs("tiny", "HierRec", {"learning_rate": 0.01})[0]
+                                 tuning=None, presets=[PROTOCOL, str(preset)], models=models))
+    spec = plan.seeded_runs("tiny", "HierRec", {})[0]
     store = RunStore(str(tmp_path / "runs"))
     assert run_one(spec, store)[1] == "ran"
     record = store.load(spec.key)
-    assert record["inherited"]["stopping_step"] == 4 and record["inherited"]["readout"] == "last"
+    from recbole_hier.model.hierrec.keys import HIERREC_KEYS
+
+    assert record["inherited"]["stopping_step"] == 4
+    assert record["inherited"]["readout"] == HIERREC_KEYS["readout"].default
     assert store.current(spec) == record
     # a run that ran under another default of a key its suite leaves alone is stale; the suite
-    # pinning the value it ran with makes it current again
-    store.write(spec.key, {**record, "inherited": {**record["inherited"], "readout": "residual"}})
+    # naming the value it ran with for its model class makes it current again
+    other_default = next(v for v in HIERREC_KEYS["readout"].choices if v != HIERREC_KEYS["readout"].default)
+    store.write(spec.key, {**record, "inherited": {**record["inherited"], "readout": other_default}})
     assert store.stale_keys(spec, store.load(spec.key)) == ["readout"] and store.current(spec) is None
     pinned = Plan.load(write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 2},
-                                   presets=[PROTOCOL, str(preset)],
-                                   models={"HierRec": {"config": {"readout": "residual"}}}))
-    assert store.current(pinned.seeded_runs("tiny", "HierRec", {"learning_rate": 0.01})[0]) is not None
+                                   tuning=None, presets=[PROTOCOL, str(preset)], models=models,
+                                   model_defaults={"HierRec": {"readout": other_default}}))
+    pinned_spec = pinned.seeded_runs("tiny", "HierRec", {})[0]
+    assert pinned_spec.config["readout"] == other_default and store.current(pinned_spec) is not None
+    assert "readout" not in pinned.seeded_runs("tiny", "SASRec", {})[0].config
     # a default the package gained or lost since counts only where a suite sets it
     gained = {k: v for k, v in record["inherited"].items() if k != "score_levels"}
     store.write(spec.key, {**record, "inherited": {**gained, "retired_key": 1}})
     assert store.stale_keys(spec, store.load(spec.key)) == []
-    # a record from before runs kept what they inherited compares by its suite keys alone
+    # a record from before runs kept what they inherited compares by its suite keys alone,
+    # until --stamp_inherited gives it today's defaults and presets
     store.write(spec.key, {k: v for k, v in record.items() if k != "inherited"})
+    other = plan.seeded_runs("tiny", "SASRec", {})[0]
+    assert run_one(other, store, deadline=0)[1].startswith("paused")
+    last = os.path.join(store.progress_dir(other.key), "last.pth")
+    legacy = load_checkpoint(last)
+    legacy.pop("format"), legacy.pop("inherited")
+    save_checkpoint(legacy, last)
     preset.write_text("stopping_step: 5\n")
     assert store.stale_keys(spec, store.load(spec.key)) == []
-    store.write(spec.key, record)
-    assert store.stale_keys(spec, record) == ["stopping_step"]
-    # progress saved under the old preset is refused, not continued
-    other = plan.seeded_runs("tiny", "SASRec", {"learning_rate": 0.01})[0]
     preset.write_text("stopping_step: 4\n")
-    assert run_one(other, store, deadline=0)[1].startswith("paused")
+    assert main(["--suite", plan.path, "--results", str(tmp_path / "elsewhere"), "--stamp_inherited"]) == 0
+    assert "inherited" not in store.load(spec.key)  # another results folder: untouched
+    assert sorted(store.stamp_inherited(plan)) == [spec.key + ".json", other.key + ".progress"]
+    assert store.load(spec.key)["inherited"] == record["inherited"] and store.stamp_inherited(plan) == []
+    # a run already stale by its suite keys ran under other settings than today's: left unstamped
+    legacy_record = {k: v for k, v in record.items() if k != "inherited"}
+    store.write(spec.key, {**legacy_record, "config": {**record["config"], "epochs": 3}})
+    assert store.stamp_inherited(plan) == [] and "inherited" not in store.load(spec.key)
+    store.write(spec.key, record)
+    # progress saved under the old preset is refused, not continued; so is the record
     preset.write_text("stopping_step: 5\n")
+    assert store.stale_keys(spec, store.load(spec.key)) == ["stopping_step"]
     where, status = run_one(other, store)
     assert status.startswith("failed") and "['stopping_step']" in open(where).read()
 
@@ -752,6 +772,9 @@ def test_init_from_is_checked_when_the_suite_loads(tmp_path, init_from, message)
     ({"referense": "M"}, r"the suite has an unknown key 'referense'; did you mean 'reference'\?"),
     ({"datasets": {"a": {"config": {"learning_rat": 0.1}}}}, r"unknown key 'learning_rat'.*did you mean learning_rate"),
     ({"models": {"M": {"config": {"hiden_size": 8}}}}, r"unknown key 'hiden_size' in the model 'M''s config"),
+    ({"model_defaults": {"HierRek": {"readout": "last"}}}, r"'model_defaults' has an unknown key 'HierRek'"),
+    ({"model_defaults": {"M": {"reedout": "last"}}}, r"unknown key 'reedout' in the 'model_defaults' of 'M'"),
+    ({"model_defaults": {"M": "last"}}, r"'model_defaults' of 'M' must map keys to values"),
 ])
 def test_a_suite_key_that_nothing_reads_is_an_error_naming_the_closest_key(tmp_path, change, message):
     suite = {"name": "s", "seeds": [1], "datasets": {"a": {}}, "models": {"M": {}}, **change}

@@ -4,6 +4,7 @@
         [--only DATASET[,DATASET]] [--models NAME[,NAME]] [--seeds SEED[,SEED]] [--hours H] [--jobs N]
         [--report_only] [--keep_checkpoints DIR]
     python -m recbole_hier.benchmark --levers results/levers.md [--suite SUITE]
+    python -m recbole_hier.benchmark --suite SUITE --stamp_inherited   # before changing a default
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
@@ -16,7 +17,9 @@ checkpoint as ``DIR/<key>.pth`` (``--recommend`` and ``rescore.score_checkpoint`
 A suite model's ``rescore`` grid is scored on its best checkpoint before that is deleted,
 and the setting its rule chooses on validation is printed (``benchmark/rescore.py``).
 ``--levers FILE`` writes the table of every lever tried on a suite's reference model
-(all suites unless ``--suite`` names one) and runs nothing.
+(all suites unless ``--suite`` names one) and runs nothing. ``--stamp_inherited`` gives
+the suite's runs stored before runs kept the defaults and presets they inherited today's
+(``RunStore.stamp_inherited``; run it before changing a default) and runs nothing.
 """
 
 import argparse
@@ -57,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--levers", default=None, metavar="FILE",
                         help="write the lever table (every variant of a suite's reference model against it) "
                              "to FILE and run nothing; all suites unless --suite")
+    parser.add_argument("--stamp_inherited", action="store_true",
+                        help="give the suite's runs stored before runs kept the defaults and presets they "
+                             "inherited today's (run it before changing a default) and run nothing")
     args = parser.parse_args(argv)
     if args.suite is None and args.levers is None:
         parser.error("--suite is required (or --levers FILE)")
@@ -79,6 +85,11 @@ def main(argv=None):
         raise SystemExit(str(error)) from None
     out_dir = os.path.join(args.results, plan.name)
     store = RunStore(os.path.join(out_dir, "runs"), args.keep_checkpoints)
+    if args.stamp_inherited:
+        stamped = store.stamp_inherited(plan)
+        print(f"stamped {len(stamped)} run(s) with today's defaults and presets" + (": " + ", ".join(stamped)
+                                                                                  if stamped else ""))
+        return 0
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
     execution = PlanExecution(plan, store, args.jobs, deadline, on_stored=lambda: write_all(plan, store, out_dir))
     if not args.report_only:

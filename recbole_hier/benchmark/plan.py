@@ -23,6 +23,7 @@ A suite YAML::
       HierRec-pre: {model: HierRec, tune: HierRec, datasets: [amazon-scientific],
                     init_from: {dataset: amazon-beauty, model: HierRec}}   # pre-trained there, same seed
     verdict: {min_seeds: 5}                     # seeds a win needs on each side (default 5)
+    model_defaults: {HierRec: {readout: last}}  # a model class's defaults as this suite ran them
 
 ``tune: <model>`` reuses that model's choice (ablations keep their parent's settings).
 ``init_from: {dataset, model}`` starts each seeded run from the best checkpoint of that
@@ -30,8 +31,14 @@ model's run on that dataset at the same seed (``recbole_hier/transfer.py``: pre-
 another catalogue). The source runs keep their best checkpoint (``RunStore.source_checkpoint``);
 a run whose source is not finished waits until the end of the call, and one whose source
 checkpoint is gone trains the source again.
-Precedence inside a run: presets < dataset preset < suite ``config`` < dataset
-``config`` < model ``config`` < chosen grid point.
+Precedence inside a run: presets < dataset preset < ``model_defaults`` of its class < suite
+``config`` < dataset ``config`` < model ``config`` < chosen grid point.
+
+A stored run keeps what it took from the package's defaults and the presets
+(``RunSpec.inherited``), so a changed default makes it stale. ``model_defaults`` keeps a
+suite's runs current across such a change: it names the values they ran with, for every
+row of that model class (``--stamp_inherited`` first gives runs stored before runs kept
+what they inherited today's defaults, so that the change can tell them apart).
 
 :class:`Plan` owns everything derived from the file: the run specs and their keys,
 the run order, which stored grid run a seeded run reuses, the grid point chosen on
@@ -59,7 +66,8 @@ class SuiteError(ValueError):
 
 # every key a suite file may hold, per level: anything else is a typo or a misplaced run
 # setting (e.g. a dataset entry's data_path outside its config), never silently ignored
-SUITE_KEYS = {"name", "presets", "config", "seeds", "reference", "verdict", "tuning", "datasets", "models"}
+SUITE_KEYS = {"name", "presets", "config", "seeds", "reference", "verdict", "tuning", "datasets", "models",
+              "model_defaults"}
 TUNING_KEYS = {"grid", "seed", "datasets"}
 VERDICT_KEYS = {"min_seeds"}
 DATASET_KEYS = {"dataset", "config", "verdict"}
@@ -198,6 +206,7 @@ class Plan:
         self.verdict = suite.get("verdict") or {}
         self.datasets = {name: dspec or {} for name, dspec in suite["datasets"].items()}
         self.models = {name: mspec or {} for name, mspec in suite["models"].items()}
+        self.model_defaults = suite.get("model_defaults") or {}
         suite_dir = os.path.dirname(os.path.abspath(path))
         presets = []
         for preset in suite.get("presets", []):
@@ -228,6 +237,12 @@ class Plan:
         check_keys(path, "'tuning'", suite.get("tuning"), TUNING_KEYS)
         check_keys(path, "'verdict'", suite.get("verdict"), VERDICT_KEYS)
         check_settings(path, "'config'", self.config)
+        check_keys(path, "'model_defaults'", self.model_defaults, {self.model_class(n) for n in self.models})
+        for model, settings in self.model_defaults.items():
+            if not isinstance(settings, dict):
+                raise SuiteError(f"suite {path!r}: 'model_defaults' of {model!r} must map keys to values, "
+                                 f"got {settings!r}")
+            check_settings(path, f"'model_defaults' of {model!r}", settings)
         check_settings(path, "the tuning grid", (self.tuning or {}).get("grid"))
         for name, dspec in self.datasets.items():
             check_keys(path, f"dataset {name!r}", dspec, DATASET_KEYS)
@@ -374,7 +389,8 @@ class Plan:
 
     def _spec(self, dataset, name, seed, point, grid_point=None):
         mspec = self.models[name]
-        config = {**self.config, **(self.datasets[dataset].get("config") or {}),
+        config = {**self.model_defaults.get(self.model_class(name), {}), **self.config,
+                  **(self.datasets[dataset].get("config") or {}),
                   **(mspec.get("config") or {}), **point, "seed": seed}
         source = self.source(dataset)
         points = rescore.settings(mspec["rescore"]["grid"]) if mspec.get("rescore") else None
@@ -475,6 +491,19 @@ class Plan:
             keys += [s.key for s in self.seeded_runs(dataset, name, point, seeds)
                      if point is None or not store.finished(s)]
         return keys
+
+    def specs(self, store):
+        """Every run of the plan: the grid runs, and the seeded runs at the chosen point (at the
+        model's own settings while its tuning is unfinished)."""
+        specs = []
+        for dataset, name in self.cells():
+            specs += self.grid_runs(dataset, name)
+            try:
+                point = self.chosen_point(dataset, name, store)
+            except LookupError:
+                point = None
+            specs += self.seeded_runs(dataset, name, point)
+        return specs
 
     def stored(self, store):
         """The finished runs matching the plan as it stands: ``(seeded, grid)``, each a list

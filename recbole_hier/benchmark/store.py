@@ -11,7 +11,8 @@ without it, it is deleted with the progress. A run another run starts from (a su
 import json
 import os
 
-from recbole_hier.benchmark.plan import stale_settings
+from recbole_hier.benchmark.plan import differing_keys, stale_settings
+from recbole_hier.checkpoint import load_checkpoint, save_checkpoint
 from recbole_hier.files import write_json
 
 PROGRESS_SUFFIX = ".progress"
@@ -81,6 +82,27 @@ class RunStore:
         """Whether ``spec`` needs no more running: stored with its configuration and scored."""
         record = self.current(spec)
         return record is not None and not self.needs_training(spec, record)
+
+    def stamp_inherited(self, plan):
+        """Give the runs of ``plan`` stored before runs kept what they inherited, and current by
+        their suite keys, the defaults and presets as they are now (``inherited``); returns the
+        files stamped. Run it before changing a default or preset, so that the change makes the
+        runs it touches stale instead of passing them as current. A run already stale by its
+        suite keys is left as it is: it ran under settings other than today's."""
+        stamped = []
+        for spec in plan.specs(self):
+            record = self.load(spec.key)
+            if record is not None and "inherited" not in record and not self.stale_keys(spec, record):
+                self.write(spec.key, {**record, "inherited": spec.inherited})
+                stamped.append(spec.key + ".json")
+            path = os.path.join(self.progress_dir(spec.key), "last.pth")
+            progress = load_checkpoint(path) if os.path.exists(path) else None
+            if (progress is not None and "inherited" not in progress
+                    and not differing_keys(spec.config, json.loads(progress["run_config"]))):
+                progress.pop("format")
+                save_checkpoint({**progress, "inherited": json.dumps(spec.inherited, sort_keys=True)}, path)
+                stamped.append(spec.key + PROGRESS_SUFFIX)
+        return stamped
 
     def part_way(self):
         """Keys of the runs with saved progress (stopped part-way)."""
