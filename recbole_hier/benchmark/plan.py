@@ -164,9 +164,14 @@ def _preset_settings(path, mtime_ns, size):  # the file as it is now (its mtime 
         return json.dumps(yaml.safe_load(f) or {}, sort_keys=True, default=str)
 
 
+# where files are, not what a run computes: moving them leaves the stored runs current
+LOCATION_KEYS = {"data_path", "checkpoint_dir", "text_cache_dir"}
+
+
 def inherited_settings(model, config_files):
     """What a run of ``model`` takes from outside its suite entry: the package's and the
-    model's declared key defaults under the preset files' settings, as JSON values."""
+    model's declared key defaults under the preset files' settings (but
+    :data:`LOCATION_KEYS`), as JSON values."""
     from recbole_hier.registry import plugin_models
 
     keys = getattr(plugin_models().get(model), "config_keys", None)
@@ -174,7 +179,7 @@ def inherited_settings(model, config_files):
     for path in config_files:
         stat = os.stat(path)
         settings.update(json.loads(_preset_settings(path, stat.st_mtime_ns, stat.st_size)))
-    return json.loads(json.dumps(settings, default=str))
+    return json.loads(json.dumps({k: v for k, v in settings.items() if k not in LOCATION_KEYS}, default=str))
 
 
 def stale_settings(config, inherited, stored_config, stored_inherited):
