@@ -364,7 +364,8 @@ def test_a_changed_preset_or_default_makes_a_stored_run_and_its_progress_stale(t
     assert main(["--suite", plan.path, "--results", str(tmp_path / "elsewhere"), "--stamp_inherited"]) == 0
     assert "inherited" not in store.load(spec.key)  # another results folder: untouched
     assert sorted(store.stamp_inherited(plan)) == [spec.key + ".json", other.key + ".progress"]
-    assert store.load(spec.key)["inherited"] == record["inherited"] and store.stamp_inherited(plan) == []
+    assert store.load(spec.key)["inherited"] == record["inherited"] and store.load(spec.key)["inherited_stamped"]
+    assert store.stamp_inherited(plan) == [] and "inherited_stamped" not in record
     # a run already stale by its suite keys ran under other settings than today's: left unstamped
     legacy_record = {k: v for k, v in record.items() if k != "inherited"}
     store.write(spec.key, {**legacy_record, "config": {**record["config"], "epochs": 3}})

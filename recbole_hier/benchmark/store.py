@@ -93,14 +93,16 @@ class RunStore:
         for spec in plan.specs(self):
             record = self.load(spec.key)
             if record is not None and "inherited" not in record and not self.stale_keys(spec, record):
-                self.write(spec.key, {**record, "inherited": spec.inherited})
+                # stamped, not recorded by the run: the defaults it trained under are assumed, as they were before
+                self.write(spec.key, {**record, "inherited": spec.inherited, "inherited_stamped": True})
                 stamped.append(spec.key + ".json")
             path = os.path.join(self.progress_dir(spec.key), "last.pth")
             progress = load_checkpoint(path) if os.path.exists(path) else None
             if (progress is not None and "inherited" not in progress
                     and not differing_keys(spec.config, json.loads(progress["run_config"]))):
                 progress.pop("format")
-                save_checkpoint({**progress, "inherited": json.dumps(spec.inherited, sort_keys=True)}, path)
+                save_checkpoint({**progress, "inherited": json.dumps(spec.inherited, sort_keys=True),
+                                 "inherited_stamped": True}, path)
                 stamped.append(spec.key + PROGRESS_SUFFIX)
         return stamped
 
