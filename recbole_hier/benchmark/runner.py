@@ -114,7 +114,8 @@ def _execute(spec, store, deadline=None):
     uid, iid = dataset.uid_field, dataset.iid_field
     record = {
         "dataset": spec.dataset, "name": spec.run_name, "model": spec.model, "seed": spec.seed,
-        "config": spec.config, "inherited": spec.inherited, "init_from_run": spec.init_source, "valid_metric": config["valid_metric"],
+        "config": spec.config, "inherited": spec.inherited, "init_from_run": spec.init_source,
+        "valid_metric": config["valid_metric"],
         "valid_metric_bigger": bool(config["valid_metric_bigger"]),
         "best_valid": {k: float(v) for k, v in (best_valid or {}).items()},
         "test": {k: float(v) for k, v in test_result.items()},

@@ -24,6 +24,7 @@ def use_fast_cpu_ops(module):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Dropout:  # subclasses (ours included) are left as they are
                 setattr(parent, name, Dropout(child.p, child.inplace))
-        if isinstance(parent, FeedForward) and getattr(parent.intermediate_act_fn, "__func__", None) is FeedForward.gelu:
+        act = getattr(parent, "intermediate_act_fn", None)
+        if isinstance(parent, FeedForward) and getattr(act, "__func__", None) is FeedForward.gelu:
             parent.intermediate_act_fn = F.gelu
     return module
