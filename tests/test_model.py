@@ -77,6 +77,11 @@ def test_cpu_dropout_keeps_each_element_with_probability_one_minus_p():
     out = drop(x)
     kept = out != 0
     assert abs(kept.float().mean().item() - 0.7) < 0.005  # 1.28M draws: std 0.0004
+    # four elements share one 64-bit draw: each of the four slots, and a pair of neighbours,
+    # must still be kept independently with 0.7 (a 63-bit draw would keep every fourth always)
+    slots = kept.flatten().view(-1, 4).float()  # [320k 4]
+    assert all(abs(rate - 0.7) < 0.005 for rate in slots.mean(0).tolist())
+    assert abs((slots[:, 0] * slots[:, 1]).mean().item() - 0.49) < 0.005
     assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.7))
     assert abs(out.mean().item() - 1.0) < 0.01  # unbiased, as nn.Dropout
     torch.manual_seed(0)
