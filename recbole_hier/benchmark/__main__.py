@@ -5,13 +5,15 @@
         [--report_only] [--keep_checkpoints DIR]
     python -m recbole_hier.benchmark --levers results/levers.md [--suite SUITE]
     python -m recbole_hier.benchmark --suite SUITE --stamp_inherited   # before changing a default
+    python -m recbole_hier.benchmark --suite SUITE --rename_model OLD=NEW [--rename_model ...]
 
 Runs are stored one file each under ``<results>/<suite name>/runs/``; a rerun skips
 the finished ones, and a run stopped part-way continues from its last validation
 (``<key>.progress/last.pth``, small enough to commit: a fresh checkout resumes too),
 so an interrupted suite resumes. ``--hours H`` stops the suite at the first validation
-after H hours, its progress saved (exit code 3: rerun the same command to go on). The leaderboard (``leaderboard.md/.csv/.json/.png``) is
-rewritten from all finished runs after every run. A finished run's progress, its
+after H hours, its progress saved (exit code 3: rerun the same command to go on). The
+leaderboard (``leaderboard.md/.csv/.json/.png``) is rewritten from all finished runs after
+every run. A finished run's progress, its
 best checkpoint included, is deleted unless ``--keep_checkpoints DIR`` keeps that
 checkpoint as ``DIR/<key>.pth`` (``--recommend`` and ``rescore.score_checkpoint`` read it).
 A suite model's ``rescore`` grid is scored on its best checkpoint before that is deleted,
@@ -20,6 +22,9 @@ and the setting its rule chooses on validation is printed (``benchmark/rescore.p
 (all suites unless ``--suite`` names one) and runs nothing. ``--stamp_inherited`` gives
 the suite's runs stored before runs kept the defaults and presets they inherited today's
 (``RunStore.stamp_inherited``; run it before changing a default) and runs nothing.
+``--rename_model OLD=NEW`` (in the order given) moves the suite's stored runs of model OLD
+to the name NEW (``RunStore.rename_model``): when a lever becomes a default, the runs
+trained under the former default keep their figures under the model that now pins it.
 """
 
 import argparse
@@ -63,7 +68,13 @@ def parse_args(argv=None):
     parser.add_argument("--stamp_inherited", action="store_true",
                         help="give the suite's runs stored before runs kept the defaults and presets they "
                              "inherited today's (run it before changing a default) and run nothing")
+    parser.add_argument("--rename_model", action="append", default=[], metavar="OLD=NEW",
+                        help="move the suite's stored runs of model OLD to the name NEW (repeatable, in order) "
+                             "and run nothing")
     args = parser.parse_args(argv)
+    for pair in args.rename_model:
+        if pair.count("=") != 1 or not all(pair.split("=")) or "__" in pair or "@" in pair:
+            parser.error(f"--rename_model takes OLD=NEW, two suite model names, got {pair!r}")
     if args.suite is None and args.levers is None:
         parser.error("--suite is required (or --levers FILE)")
     if args.jobs < 1:
@@ -89,6 +100,15 @@ def main(argv=None):
         stamped = store.stamp_inherited(plan)
         print(f"stamped {len(stamped)} run(s) with today's defaults and presets" + (": " + ", ".join(stamped)
                                                                                   if stamped else ""))
+        return 0
+    if args.rename_model:
+        for pair in args.rename_model:
+            old, new = pair.split("=")
+            try:
+                moved = store.rename_model(old, new)
+            except ValueError as error:
+                raise SystemExit(str(error)) from None
+            print(f"{old} -> {new}: {len(moved)} run(s)" + "".join(f"\n  {a} -> {b}" for a, b in moved))
         return 0
     deadline = time.time() + args.hours * 3600 if args.hours is not None else None
     execution = PlanExecution(plan, store, args.jobs, deadline, on_stored=lambda: write_all(plan, store, out_dir))

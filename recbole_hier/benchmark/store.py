@@ -106,6 +106,50 @@ class RunStore:
                 stamped.append(spec.key + PROGRESS_SUFFIX)
         return stamped
 
+    def rename_model(self, old, new):
+        """Give the stored runs of suite model ``old`` (its seeded runs and its grid runs
+        ``old@key=value``) the name ``new``: records, progress and kept checkpoints alike, and
+        every record's ``reused_from``/``init_from_run`` that names them. A record keeps its
+        former key as ``renamed_from``. For a changed default: the runs trained under the
+        former one move to the model that now pins it, the lever's runs to the model it became.
+        Refuses, before moving anything, where a run of ``new`` is stored or none of ``old`` is. Returns
+        ``[(old key, new key)]``."""
+        def renamed(key):  # None: not a run of ``old``
+            parts = key.split("__")
+            if len(parts) != 3 or not (parts[1] == old or parts[1].startswith(old + "@")):
+                return None
+            return "__".join([parts[0], new + parts[1][len(old):], parts[2]])
+
+        names = sorted(os.listdir(self.runs_dir)) if os.path.isdir(self.runs_dir) else []
+        suffixes = (".json", PROGRESS_SUFFIX, ".pth", ".error.txt")
+        moves = []  # (old file, new file, old key, new key)
+        for name in names:
+            suffix = next((x for x in suffixes if name.endswith(x)), None)
+            target = renamed(name[: -len(suffix)]) if suffix else None
+            if target is not None:
+                moves.append((name, target + suffix, name[: -len(suffix)], target))
+        if not moves:
+            raise ValueError(f"{self.runs_dir}: no stored runs of model {old!r} to rename")
+        taken = [to for _, to, _, _ in moves if os.path.exists(os.path.join(self.runs_dir, to))]
+        if taken:
+            raise ValueError(f"{self.runs_dir}: cannot rename model {old!r} to {new!r}: runs of {new!r} are "
+                             f"stored ({', '.join(taken)}); rename or remove them first")
+        for name, to, key, target in moves:
+            source = os.path.join(self.runs_dir, name)
+            if name.endswith(".json"):
+                self.write(target, {**self.load(key), "name": target.split("__")[1], "renamed_from": key})
+                os.remove(source)
+            else:
+                os.replace(source, os.path.join(self.runs_dir, to))
+        keys = {key: target for _, _, key, target in moves}
+        for name in sorted(os.listdir(self.runs_dir)):
+            if name.endswith(".json"):
+                record = self.load(name[: -len(".json")])
+                links = {f: keys[record[f]] for f in ("reused_from", "init_from_run") if record.get(f) in keys}
+                if links:
+                    self.write(name[: -len(".json")], {**record, **links})
+        return sorted(keys.items())
+
     def part_way(self):
         """Keys of the runs with saved progress (stopped part-way)."""
         names = os.listdir(self.runs_dir) if os.path.isdir(self.runs_dir) else []
