@@ -297,6 +297,15 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
     assert [seg["from_epoch"] for seg in whole["segments"]] == [0]
     assert [seg["from_epoch"] for seg in resumed["segments"]] == [0, 1, 2]
     assert all(seg["device"] == whole["device"] and "speed_env" in seg for seg in resumed["segments"])
+    # and what code: the checkout's commit (or the installed version) and the library versions
+    import torch
+
+    git = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True)
+    from importlib.metadata import version
+
+    code = {"commit": git.stdout.strip()} if git.returncode == 0 else {"recbole_hier": version("recbole_hier")}
+    for seg in resumed["segments"]:
+        assert seg["code"].items() >= code.items() and seg["code"]["torch"] == torch.__version__
     assert resumed["epochs_run"] == whole["epochs_run"] == 3
     assert len(resumed["train_epoch_seconds_each"]) == 3
     assert resumed["train_epoch_seconds"] == pytest.approx(sum(resumed["train_epoch_seconds_each"]) / 3)

@@ -95,7 +95,7 @@ def _execute(spec, store, deadline=None):
     if spec.init_source:  # pre-trained on another catalogue: that run's best checkpoint starts this one
         settings["init_from"] = store.source_checkpoint(spec.init_source)
     config = Config(spec.model, spec.recbole_dataset, spec.config_files, settings)
-    process_info = {"device": _device_name(config["device"]), "speed_env": speed_env()}
+    process_info = {"device": _device_name(config["device"]), "speed_env": speed_env(), "code": code_version()}
     progress = store.progress_dir(spec.key)
     run = pipeline.build(config, wrap_trainer=lambda trainer_class: resumable(
         _timed(trainer_class), progress, spec.config, deadline, process_info, spec.inherited))
@@ -185,6 +185,35 @@ SPEED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "THP_MEM_ALLOC_ENABLE", "LD_P
 def speed_env():
     """The speed-relevant environment of this run, so its seconds are read with it."""
     return {k: v for k, v in sorted(os.environ.items()) if k in SPEED_ENV or k.startswith("MALLOC_")}
+
+
+def code_version():
+    """What code a run's process ran: the package's git commit and whether its files
+    differed from it (``dirty``; results and notes do not count), and the versions of the
+    libraries that shape the figures. Outside a git checkout, the package's version."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # recbole_hier/
+    info = {name: installed(name) for name in ("recbole", "torch", "transformers")}
+    try:
+        git = ["git", "-C", os.path.dirname(package)]
+        top, commit = subprocess.run(git + ["rev-parse", "--show-toplevel", "HEAD"], capture_output=True,
+                                     text=True, check=True).stdout.split()
+        # an installed copy inside some other repository (a virtual environment in it) is not that code
+        if os.path.realpath(top) == os.path.realpath(os.path.dirname(package)):
+            changed = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", package],
+                                     capture_output=True, text=True, check=True).stdout
+            return {"commit": commit, "dirty": bool(changed.strip()), **info}
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        pass
+    return {"recbole_hier": installed("recbole_hier"), **info}
 
 
 def _cpu_model():
