@@ -313,6 +313,12 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         assert resumed[key] == whole[key], key
     assert [epoch for epoch, _ in whole["valid_scores"]] == [0, 1, 2]  # the curve, every validation
     assert max(score for _, score in whole["valid_scores"]) == pytest.approx(whole["best_valid"]["ndcg@10"], abs=1e-4)
+    # each validation user's NDCG@10 at the best checkpoint: its mean is the selection score,
+    # also where the best checkpoint came back from an earlier process
+    for record in (whole, resumed):
+        valid = record["per_user_valid"]
+        assert len(valid["user"]) == len(valid["target"]) == len(valid["ndcg@10"]) == len(record["per_user"]["user"])
+        assert np.mean(valid["ndcg@10"]) == pytest.approx(record["best_valid"]["ndcg@10"], abs=1e-4)
 
 
 def test_progress_of_another_config_is_refused(tiny_data, tiny_bert, tmp_path):
@@ -706,8 +712,17 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
     assert row["test 0-4"] == pytest.approx(0.2) and row["ref 0-4"] == pytest.approx(0.2)
     assert row["test 5-9"] == pytest.approx(0.6) and row["ref 5-9"] == pytest.approx(0.7)
     assert row["test cold"] == pytest.approx(0.4) and row["ref cold"] == pytest.approx(0.0)
-    line = "| s | a | M-x (hidden_size: 1) | 2 | 0.3500 | 0.2750 | 0.3500 | 0.2750 | +27.3% |"
+    line = "| s | a | M-x (hidden_size: 1) | 2 | 0.3500 | 0.2750 | n/a | 0.3500 | 0.2750 | +27.3% |"
     assert line in capsys.readouterr().out and line in (tmp_path / "levers.md").read_text()
+    # over validation users where every run at those seeds kept them; n/a where one did not
+    users = [f"u{i}" for i in range(12)]
+    for name, value in (("M", 0.1), ("M-x", 0.3)):
+        spec = plan.seeded_runs("a", name)[-1]
+        store.write(spec.key, {**store.load(spec.key),
+                               "per_user_valid": {"user": users, "ndcg@10": [value + i / 100 for i in range(12)]}})
+    assert levers.write_levers([str(path)], str(tmp_path))[0]["p valid users"] < 0.01
+    store.write("a__M__2", {**store.load("a__M__2"), "per_user_valid": {"user": users}})
+    assert levers.write_levers([str(path)], str(tmp_path))[0]["p valid users"] is None
 
 
 def test_a_run_starts_from_the_same_seed_s_run_on_another_catalogue(tiny_data, tiny_bert, tmp_path, capsys):

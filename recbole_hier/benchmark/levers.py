@@ -5,7 +5,9 @@ lever mode.
 
 A lever is a suite row that runs the reference model (HierRec) with other settings. For each
 one and each dataset it prints, at the seeds both ran: validation and test NDCG@10 of the
-lever and of the reference, the change, the Wilcoxon p over test users, and test NDCG@10 on
+lever and of the reference, the Wilcoxon p over validation users (what a lever is decided
+on, with the validation means; blank for runs stored before records kept each validation
+user's NDCG@10), the change on test, the Wilcoxon p over test users, and test NDCG@10 on
 targets with 0-4 and 5-9 training interactions and, under the cold-item protocol, on cold
 targets. Suites default to every ``properties/benchmark/*.yaml``. Written to the ``--levers`` file, the
 table replaces the file's table and keeps its notes from the heading ``RETIRED`` on (the
@@ -21,7 +23,7 @@ from recbole_hier.benchmark.store import RunStore
 from recbole_hier.files import write_text
 
 RETIRED = "## Retired switches"
-HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | test | test ref | change | p users "
+HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | p valid users | test | test ref | change | p users "
           "| test 0-4 | ref 0-4 | test 5-9 | ref 5-9 | test cold | ref cold |")
 
 
@@ -44,7 +46,8 @@ def lever_rows(plan, store):
             parts = [stats.breakdown(stats.per_user_mean(found[side]), groups) for side in ("runs", "reference runs")]
             row = {"suite": plan.name, "dataset": dataset, "lever": found["name"],
                    "config": plan.models[found["name"]].get("config") or {},
-                   **{k: found[k] for k in ("seeds", "valid", "valid ref", "test", "test ref", "p users")}}
+                   **{k: found[k] for k in ("seeds", "valid", "valid ref", "p valid users", "test", "test ref",
+                                              "p users")}}
             for group in ("0-4", "5-9", "cold"):
                 row[f"test {group}"], row[f"ref {group}"] = (p[group][0] if group in p else None for p in parts)
             rows.append(row)
@@ -61,8 +64,9 @@ def markdown(rows):
         settings = ", ".join(f"{k}: {v}" for k, v in r["config"].items())
         change = (r["test"] - r["test ref"]) / r["test ref"]
         cells = [r["suite"], r["dataset"], f"{r['lever']} ({settings})" if settings else r["lever"],
-                 ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]), _cell(r["test"]),
-                 _cell(r["test ref"]), f"{change:+.1%}", stats.format_p(r["p users"])]
+                 ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]),
+                 stats.format_p(r["p valid users"]), _cell(r["test"]), _cell(r["test ref"]), f"{change:+.1%}",
+                 stats.format_p(r["p users"])]
         cells += [_cell(r[f"{side} {g}"]) for g in ("0-4", "5-9", "cold") for side in ("test", "ref")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

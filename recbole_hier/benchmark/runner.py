@@ -148,15 +148,20 @@ def _execute(spec, store, deadline=None):
             record["per_user"]["history_length_full"] = full
         counts = np.bincount(train._dataset.inter_feat[iid].numpy(), minlength=dataset.item_num)
         record["train_item_counts"] = {str(tokens[iid][i]): int(c) for i, c in enumerate(counts) if c}
+    # each validation user's NDCG@10 at the best checkpoint (loaded for the test above), so a
+    # lever is tested over validation users as over test users (levers.py)
+    trainer.evaluate(run.valid_data, load_best_model=False)
+    record["per_user_valid"] = {"user": [str(tokens[uid][u]) for u in _eval_users(run.valid_data)],
+                                "ndcg@10": [float(v) for v in trainer.evaluator.last_ndcg10]}
+    if getattr(run.valid_data, "is_sequential", False) or spec.rescore:
+        valid_feat = run.valid_data._dataset.inter_feat
+        record["per_user_valid"]["target"] = [str(tokens[iid][i]) for i in valid_feat[iid].numpy()]
     if spec.rescore:  # scoring settings on the best checkpoint, chosen later on validation (plan)
         record["rescored"] = score_settings(trainer, run.model, run.valid_data, test, spec.rescore)
-        valid_feat = run.valid_data._dataset.inter_feat
-        record["per_user_valid"] = {"user": [str(tokens[uid][u]) for u in _eval_users(run.valid_data)],
-                                    "target": [str(tokens[iid][i]) for i in valid_feat[iid].numpy()]}
     cold = getattr(dataset, "cold_item_ids", ())
     if len(cold):  # the cold-item protocol: which items training never saw
         record["cold_items"] = [str(tokens[iid][i]) for i in cold.tolist()]
-    if len(record["per_user"]["user"]) != len(record["per_user"]["ndcg@10"]):
+    if any(len(record[part]["user"]) != len(record[part]["ndcg@10"]) for part in ("per_user", "per_user_valid")):
         raise RuntimeError("per-user NDCG does not line up with the evaluated users")
     kept = store.checkpoint_path(spec.key)
     if kept:  # before the record: a stored record means its checkpoint is kept too

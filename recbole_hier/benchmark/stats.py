@@ -34,19 +34,29 @@ def paired_seed_test(reference, other):
     return float(stats.ttest_rel(a, b).pvalue)
 
 
-def per_user_values(runs):
-    """Each user token's NDCG@10 in each of ``runs`` of one model: ``{user: [value, ...]}``."""
+def per_user_values(runs, part="per_user"):
+    """Each user token's NDCG@10 in each of ``runs`` of one model: ``{user: [value, ...]}``;
+    ``part="per_user_valid"``: on the validation targets."""
     values = {}
     for run in runs:
-        for user, value in zip(run["per_user"]["user"], run["per_user"]["ndcg@10"]):
+        for user, value in zip(run[part]["user"], run[part]["ndcg@10"]):
             values.setdefault(user, []).append(value)
     return values
 
 
-def per_user_mean(runs, of=lambda ndcg: ndcg):
+def per_user_mean(runs, of=lambda ndcg: ndcg, part="per_user"):
     """Seed-averaged NDCG@10 (or ``of(NDCG@10)``) per user token over ``runs`` of one model.
     With one target per user, ``ndcg > 0`` is that user's Recall@10."""
-    return {user: sum(of(v) for v in values) / len(values) for user, values in per_user_values(runs).items()}
+    return {user: sum(of(v) for v in values) / len(values) for user, values in per_user_values(runs, part).items()}
+
+
+def _valid_user_test(reference_runs, runs):
+    """Wilcoxon p over validation users, or None where a run lacks their NDCG@10 (runs stored
+    before records kept it)."""
+    if not all("ndcg@10" in r.get("per_user_valid", {}) for r in list(reference_runs) + list(runs)):
+        return None
+    return paired_user_test(per_user_mean(reference_runs, part="per_user_valid"),
+                            per_user_mean(runs, part="per_user_valid"))
 
 
 def paired_user_test(reference, other):
@@ -181,8 +191,9 @@ def _mean(values):
 def variants_against_reference(runs, reference, variants, valid_score):
     """For each name in ``variants`` with seeds in common with ``reference`` (runs of one
     dataset): the seeds, mean validation (``valid_score(record)``) and test NDCG@10 of both,
-    the change on test and the Wilcoxon p over test users, at the seeds both ran; with the
-    runs of each side (``runs``, ``reference runs``) for breakdowns."""
+    the change on test and the Wilcoxon p over test users (``p users``) and over validation
+    users (``p valid users``, None where runs lack it), at the seeds both ran; with the runs
+    of each side (``runs``, ``reference runs``) for breakdowns."""
     ref = {r["seed"]: r for r in runs if r["name"] == reference}
     rows = []
     for name in variants:
@@ -196,5 +207,6 @@ def variants_against_reference(runs, reference, variants, valid_score):
                      "valid": _mean([valid_score(r) for r in lever]),
                      "valid ref": _mean([valid_score(r) for r in base]),
                      "test": test, "test ref": test_ref, "change": (test - test_ref) / test_ref,
-                     "p users": paired_user_test(per_user_mean(base), per_user_mean(lever))})
+                     "p users": paired_user_test(per_user_mean(base), per_user_mean(lever)),
+                     "p valid users": _valid_user_test(base, lever)})
     return rows
