@@ -720,9 +720,37 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
         spec = plan.seeded_runs("a", name)[-1]
         store.write(spec.key, {**store.load(spec.key),
                                "per_user_valid": {"user": users, "ndcg@10": [value + i / 100 for i in range(12)]}})
-    assert levers.write_levers([str(path)], str(tmp_path))[0]["p valid users"] < 0.01
+    row = levers.write_levers([str(path)], str(tmp_path))[0]
+    assert row["p valid users"] < 0.01 and row["valid user seeds"] == [2]
     store.write("a__M__2", {**store.load("a__M__2"), "per_user_valid": {"user": users}})
-    assert levers.write_levers([str(path)], str(tmp_path))[0]["p valid users"] is None
+    row = levers.write_levers([str(path)], str(tmp_path))[0]
+    assert row["p valid users"] is None and row["valid user seeds"] == []
+    assert "| 0.2750 | n/a | 0.3500 |" in (tmp_path / "levers.md").read_text()
+
+
+def test_the_validation_user_test_uses_the_seeds_where_both_sides_kept_validation_users():
+    from recbole_hier.benchmark import levers
+
+    users = [f"u{i}" for i in range(12)]
+
+    def run(seed, value=None):
+        record = {"seed": seed, "test": {"ndcg@10": 0.1}, "per_user": {"user": users, "ndcg@10": [0.1] * 12}}
+        if value is not None:  # stored after records kept validation users
+            record["per_user_valid"] = {"user": users, "ndcg@10": [value + i / 100 for i in range(12)]}
+        return record
+
+    reference = [run(1), run(2, 0.1), run(3, 0.3)]
+    lever = [run(1, 0.9), run(2, 0.3), run(3)]  # seed 1's reference and seed 3's lever kept none
+    p, seeds = stats._valid_user_test(reference, lever)
+    assert seeds == [2] and p < 0.01
+    # seed 1's lever values (0.9, a win) must not enter: the reference has none to pair them with
+    lever[2] = run(3, 0.1)
+    p_both, seeds_both = stats._valid_user_test(reference, lever)
+    assert seeds_both == [2, 3] and p_both == 1.0  # +0.2 at seed 2, -0.2 at seed 3: level on average
+    assert stats._valid_user_test(reference[:1], lever[:1]) == (None, [])
+    row = {"p valid users": p, "valid user seeds": seeds, "seeds": [1, 2, 3]}
+    assert levers._valid_users_cell(row).endswith(" (2)")
+    assert levers._valid_users_cell({**row, "valid user seeds": [1, 2, 3]}) == stats.format_p(p)
 
 
 def test_a_run_starts_from_the_same_seed_s_run_on_another_catalogue(tiny_data, tiny_bert, tmp_path, capsys):

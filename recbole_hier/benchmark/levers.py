@@ -46,8 +46,8 @@ def lever_rows(plan, store):
             parts = [stats.breakdown(stats.per_user_mean(found[side]), groups) for side in ("runs", "reference runs")]
             row = {"suite": plan.name, "dataset": dataset, "lever": found["name"],
                    "config": plan.models[found["name"]].get("config") or {},
-                   **{k: found[k] for k in ("seeds", "valid", "valid ref", "p valid users", "test", "test ref",
-                                              "p users")}}
+                   **{k: found[k] for k in ("seeds", "valid", "valid ref", "p valid users", "valid user seeds",
+                                              "test", "test ref", "p users")}}
             for group in ("0-4", "5-9", "cold"):
                 row[f"test {group}"], row[f"ref {group}"] = (p[group][0] if group in p else None for p in parts)
             rows.append(row)
@@ -58,6 +58,14 @@ def _cell(value):
     return "" if value is None else f"{value:.4f}"
 
 
+def _valid_users_cell(row):
+    """p over validation users, naming its seeds where they are fewer than the row's (runs
+    stored before records kept validation users have none)."""
+    p = stats.format_p(row["p valid users"])
+    seeds = row["valid user seeds"]
+    return p if not seeds or seeds == row["seeds"] else f"{p} ({','.join(map(str, seeds))})"
+
+
 def markdown(rows):
     lines = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for r in rows:
@@ -65,7 +73,7 @@ def markdown(rows):
         change = (r["test"] - r["test ref"]) / r["test ref"]
         cells = [r["suite"], r["dataset"], f"{r['lever']} ({settings})" if settings else r["lever"],
                  ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]),
-                 stats.format_p(r["p valid users"]), _cell(r["test"]), _cell(r["test ref"]), f"{change:+.1%}",
+                 _valid_users_cell(r), _cell(r["test"]), _cell(r["test ref"]), f"{change:+.1%}",
                  stats.format_p(r["p users"])]
         cells += [_cell(r[f"{side} {g}"]) for g in ("0-4", "5-9", "cold") for side in ("test", "ref")]
         lines.append("| " + " | ".join(cells) + " |")

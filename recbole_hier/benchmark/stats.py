@@ -51,12 +51,16 @@ def per_user_mean(runs, of=lambda ndcg: ndcg, part="per_user"):
 
 
 def _valid_user_test(reference_runs, runs):
-    """Wilcoxon p over validation users, or None where a run lacks their NDCG@10 (runs stored
-    before records kept it)."""
-    if not all("ndcg@10" in r.get("per_user_valid", {}) for r in list(reference_runs) + list(runs)):
-        return None
-    return paired_user_test(per_user_mean(reference_runs, part="per_user_valid"),
-                            per_user_mean(runs, part="per_user_valid"))
+    """Wilcoxon p over validation users at the seeds where both sides kept their NDCG@10
+    (runs stored before records kept it have none), and those seeds: ``(p, seeds)``,
+    ``(None, [])`` where no seed has both. ``reference_runs`` and ``runs`` pair by position."""
+    kept = [(a, b) for a, b in zip(reference_runs, runs)
+            if "ndcg@10" in a.get("per_user_valid", {}) and "ndcg@10" in b.get("per_user_valid", {})]
+    if not kept:
+        return None, []
+    return (paired_user_test(per_user_mean([a for a, _ in kept], part="per_user_valid"),
+                             per_user_mean([b for _, b in kept], part="per_user_valid")),
+            [b["seed"] for _, b in kept])
 
 
 def paired_user_test(reference, other):
@@ -192,7 +196,8 @@ def variants_against_reference(runs, reference, variants, valid_score):
     """For each name in ``variants`` with seeds in common with ``reference`` (runs of one
     dataset): the seeds, mean validation (``valid_score(record)``) and test NDCG@10 of both,
     the change on test and the Wilcoxon p over test users (``p users``) and over validation
-    users (``p valid users``, None where runs lack it), at the seeds both ran; with the runs
+    users (``p valid users``, at the seeds ``valid user seeds`` where both kept them, None at
+    none), at the seeds both ran; with the runs
     of each side (``runs``, ``reference runs``) for breakdowns."""
     ref = {r["seed"]: r for r in runs if r["name"] == reference}
     rows = []
@@ -202,11 +207,12 @@ def variants_against_reference(runs, reference, variants, valid_score):
             continue
         seeds = sorted(mine)
         lever, base = [mine[s] for s in seeds], [ref[s] for s in seeds]
+        p_valid, valid_seeds = _valid_user_test(base, lever)
         test, test_ref = _mean([r["test"]["ndcg@10"] for r in lever]), _mean([r["test"]["ndcg@10"] for r in base])
         rows.append({"name": name, "seeds": seeds, "runs": lever, "reference runs": base,
                      "valid": _mean([valid_score(r) for r in lever]),
                      "valid ref": _mean([valid_score(r) for r in base]),
                      "test": test, "test ref": test_ref, "change": (test - test_ref) / test_ref,
                      "p users": paired_user_test(per_user_mean(base), per_user_mean(lever)),
-                     "p valid users": _valid_user_test(base, lever)})
+                     "p valid users": p_valid, "valid user seeds": valid_seeds})
     return rows
