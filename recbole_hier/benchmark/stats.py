@@ -195,10 +195,10 @@ def _mean(values):
 def variants_against_reference(runs, reference, variants, valid_score):
     """For each name in ``variants`` with seeds in common with ``reference`` (runs of one
     dataset): the seeds, mean validation (``valid_score(record)``) and test NDCG@10 of both,
-    the change on test and the Wilcoxon p over test users (``p users``) and over validation
-    users (``p valid users``, at the seeds ``valid user seeds`` where both kept them, None at
-    none), at the seeds both ran; with the runs
-    of each side (``runs``, ``reference runs``) for breakdowns."""
+    the change on test and the Wilcoxon p over test users (``p users``), at the seeds both
+    ran, and over validation users (``p valid users``, at the seeds ``valid user seeds`` where
+    both kept them; None at none); with the runs of each side (``runs``, ``reference runs``)
+    for breakdowns."""
     ref = {r["seed"]: r for r in runs if r["name"] == reference}
     rows = []
     for name in variants:
