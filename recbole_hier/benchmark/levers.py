@@ -7,9 +7,10 @@ A lever is a suite row that runs the reference model (HierRec) with other settin
 one and each dataset it prints, at the seeds both ran: validation and test NDCG@10 of the
 lever and of the reference, the Wilcoxon p over validation users (what a lever is decided
 on, with the validation means; blank for runs stored before records kept each validation
-user's NDCG@10), the change on test, the Wilcoxon p over test users, and test NDCG@10 on
-targets with 0-4 and 5-9 training interactions and, under the cold-item protocol, on cold
-targets. Suites default to every ``properties/benchmark/*.yaml``. Written to the ``--levers`` file, the
+user's NDCG@10), whether the lever wins on validation by the rule that decides it
+(:func:`wins_on_validation`), the change on test, the Wilcoxon p over test users, and test
+NDCG@10 on targets with 0-4 and 5-9 training interactions and, under the cold-item protocol,
+on cold targets. Suites default to every ``properties/benchmark/*.yaml``. Written to the ``--levers`` file, the
 table replaces the file's table and keeps its notes from the heading ``RETIRED`` on (the
 switches taken out of the package, whose rows left the suites with them).
 """
@@ -23,8 +24,8 @@ from recbole_hier.benchmark.store import RunStore
 from recbole_hier.files import write_text
 
 RETIRED = "## Retired switches"
-HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | p valid users | test | test ref | change | p users "
-          "| test 0-4 | ref 0-4 | test 5-9 | ref 5-9 | test cold | ref cold |")
+HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | p valid users | wins on valid | test | test ref "
+          "| change | p users | test 0-4 | ref 0-4 | test 5-9 | ref 5-9 | test cold | ref cold |")
 
 
 def _groups(record):
@@ -66,6 +67,17 @@ def _valid_users_cell(row):
     return p if not seeds or seeds == row["seeds"] else f"{p} ({','.join(map(str, seeds))})"
 
 
+def wins_on_validation(row):
+    """The rule a lever is kept by: ``yes`` where its validation mean is above the reference's
+    and the test over validation users is below :data:`stats.SIGNIFICANCE`, ``untested`` where
+    the mean is above but no seed kept validation users, else ``no``. Test figures never enter."""
+    if row["valid"] is None or row["valid ref"] is None or row["valid"] <= row["valid ref"]:
+        return "no"
+    if row["p valid users"] is None:
+        return "untested"
+    return "yes" if row["p valid users"] < stats.SIGNIFICANCE else "no"
+
+
 def markdown(rows):
     lines = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for r in rows:
@@ -73,7 +85,7 @@ def markdown(rows):
         change = (r["test"] - r["test ref"]) / r["test ref"]
         cells = [r["suite"], r["dataset"], f"{r['lever']} ({settings})" if settings else r["lever"],
                  ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]),
-                 _valid_users_cell(r), _cell(r["test"]), _cell(r["test ref"]), f"{change:+.1%}",
+                 _valid_users_cell(r), wins_on_validation(r), _cell(r["test"]), _cell(r["test ref"]), f"{change:+.1%}",
                  stats.format_p(r["p users"])]
         cells += [_cell(r[f"{side} {g}"]) for g in ("0-4", "5-9", "cold") for side in ("test", "ref")]
         lines.append("| " + " | ".join(cells) + " |")
