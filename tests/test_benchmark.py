@@ -91,6 +91,12 @@ def test_smoke_suite_tunes_on_validation_writes_every_output_and_resumes(tiny_da
     assert "## tiny" in table and "| HierRec |" in table and "| SASRec |" in table
     assert "popularity" in table and "history length" in table and "**" in table
     assert "by the target item's train interactions" in table
+    # each model's bucket means carry the test over the bucket's users against the reference
+    assert "in brackets, the Wilcoxon p over the group's users against HierRec:" in table
+    rows = table.split("by history length", 1)[1].split("\n\n")[1].splitlines()[2:]
+    assert next(r for r in rows if r.startswith("| HierRec |")).count("(") == 0
+    assert all(cell.strip().endswith(")") for cell in
+               next(r for r in rows if r.startswith("| SASRec |")).strip("|").split("|")[1:])
     lengths = sorted(full.values())
     median = (lengths[19] + lengths[20]) / 2
     assert (f"history length (interactions before the target; mean {sum(lengths) / 40:.1f}, "
@@ -730,6 +736,17 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
     row = levers.write_levers([str(path)], str(tmp_path))[0]
     assert row["p valid users"] is None and row["valid user seeds"] == []
     assert "| 0.2750 | n/a | untested | 0.3500 |" in (tmp_path / "levers.md").read_text()
+
+
+def test_breakdown_tests_pair_the_users_of_each_group():
+    users = [f"u{i}" for i in range(24)]
+    groups = {u: "short" if i < 12 else "long" for i, u in enumerate(users)}
+    reference = {u: 0.1 + i / 100 for i, u in enumerate(users)}
+    other = {u: v + (0.2 if groups[u] == "long" else 0.0) for u, v in reference.items()}
+    other.pop("u0")  # a user the other model never evaluated is left out of its group's pairs
+    p = stats.breakdown_tests(reference, other, groups)
+    assert set(p) == {"short", "long"} and p["long"] < 0.01 and p["short"] == 1.0
+    assert stats.breakdown_tests(reference, other, {u: "one" for u in users[:5]}) == {"one": None}  # < 10 pairs
 
 
 def test_the_validation_user_test_uses_the_seeds_where_both_sides_kept_validation_users():

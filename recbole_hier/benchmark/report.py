@@ -369,22 +369,25 @@ def _breakdown_lines(plan, dataset, runs):
               "train interactions": "the target item's train interactions",
               "history length": "history length" + (f" (interactions before the target; {spread})" if full
                                                      else f" (steps the model reads; {spread})")}
+    users = {name: stats.per_user_mean([r for r in runs if r["dataset"] == dataset and r["name"] == name])
+             for name in plan.models}
+    users = {name: values for name, values in users.items() if values}
     lines = []
     for by, title in titles.items():
         groups, order = stats.target_groups(ref, by), stats.group_order(by)
-        table = {}
-        for name in plan.models:
-            model_runs = [r for r in runs if r["dataset"] == dataset and r["name"] == name]
-            if model_runs:
-                table[name] = stats.breakdown(stats.per_user_mean(model_runs), groups)
+        table = {name: stats.breakdown(values, groups) for name, values in users.items()}
+        tests = {name: stats.breakdown_tests(users[reference], values, groups)
+                 for name, values in users.items() if name != reference and reference in users}
         present = [g for g in order if any(g in t for t in table.values())]
         counts = {g: next(t[g][1] for t in table.values() if g in t) for g in present}
-        lines += [f"Test NDCG@10 by {title}:", "",
+        lines += [f"Test NDCG@10 by {title}; in brackets, the Wilcoxon p over the group's users against "
+                  f"{reference}:", "",
                   "| model | " + " | ".join(f"{g} (n={counts[g]})" for g in present) + " |",
                   "|" + "---|" * (len(present) + 1)]
         for name, values in table.items():
-            lines.append(f"| {name} | " + " | ".join(
-                f"{values[g][0]:.4f}" if g in values else "n/a" for g in present) + " |")
+            cell = lambda g: f"{values[g][0]:.4f}" + (
+                f" ({stats.format_p(tests[name].get(g))})" if name in tests else "")
+            lines.append(f"| {name} | " + " | ".join(cell(g) if g in values else "n/a" for g in present) + " |")
         lines.append("")
     return lines
 

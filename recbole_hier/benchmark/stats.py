@@ -141,6 +141,17 @@ def breakdown(user_values, user_groups):
     return {g: (sums[g] / counts[g], counts[g]) for g in sums}
 
 
+def breakdown_tests(reference_values, user_values, user_groups):
+    """Wilcoxon p over each group's users (:func:`paired_user_test`) of ``user_values``
+    against ``reference_values`` (both ``{user: value}``), keyed like :func:`breakdown`."""
+    members = {}
+    for user, group in user_groups.items():
+        members.setdefault(group, []).append(user)
+    return {g: paired_user_test({u: reference_values[u] for u in users if u in reference_values},
+                                {u: user_values[u] for u in users if u in user_values})
+            for g, users in members.items()}
+
+
 def format_p(value):
     """A p-value for a table: ``n/a`` when untested; a Wilcoxon p-value below the float
     range underflows to 0, which is said rather than printed as "0"."""
