@@ -16,14 +16,26 @@ def test_curve_figures_measure_the_spike_against_the_curve_around_it():
     assert got["best"] == 0.9 and got["best epoch"] == 4
     assert got["level"] == pytest.approx(0.5) and got["spike"] == pytest.approx(0.4)
     assert got["best by cap"] == pytest.approx(0.3)  # epochs 0-2 only
+    # patience 2 stops after epoch 2 only if 3 validations in a row miss the best: none do before epoch 4
+    assert got["best by patience"] == pytest.approx(0.9)
     steps = [0.4, -0.4, -0.1, 0.0, -0.1]  # changes over the last two thirds (from epoch 3)
     mean = sum(steps) / len(steps)
     assert got["step sd"] == pytest.approx(math.sqrt(sum((x - mean) ** 2 for x in steps) / len(steps)))
 
 
+def test_a_shorter_patience_stops_where_recbole_would():
+    # RecBole counts a score equal to the best as a new best (the checkpoint is saved again)
+    curve = [[e, s] for e, s in enumerate([0.5, 0.4, 0.5, 0.3, 0.3, 0.6, 0.7])]
+    assert curves.curve_figures(curve, patience=1)["best by patience"] == pytest.approx(0.5)
+    assert curves.curve_figures(curve, patience=2)["best by patience"] == pytest.approx(0.7)
+    assert curves.curve_figures(curve)["best epoch"] == 6
+    ties = [[0, 0.2], [1, 0.5], [2, 0.5], [3, 0.1]]
+    assert curves.curve_figures(ties)["best epoch"] == 2
+
+
 def test_curve_figures_of_a_resumed_curve_do_not_claim_the_epochs_before_it():
     got = curves.curve_figures([[20, 0.5], [21, 0.7], [22, 0.6]], window=5, cap=40)
-    assert got["best epoch"] == 21 and math.isnan(got["best by cap"])
+    assert got["best epoch"] == 21 and math.isnan(got["best by cap"]) and math.isnan(got["best by patience"])
 
 
 def _record(dataset, name, seed, curve, best, test):
@@ -50,7 +62,7 @@ def test_table_names_runs_without_a_curve_holding_their_checkpoint(tmp_path, cap
     assert [row.split(" | ")[1:3] for row in rows] == [["A", "1"], ["A", "2"], ["**A**", "mean of 2"]]
     # the mean row: best (0.3 + 0.5) / 2, spike ((0.3 - 0.2) + (0.5 - 0.2)) / 2, test 0.30
     mean = rows[-1].split(" | ")
-    assert mean[3] == "0.4000" and mean[6] == "0.2000" and mean[9] == "0.3000 |"
+    assert mean[3] == "0.4000" and mean[6] == "0.2000" and mean[10] == "0.3000 |"
     assert "d__B__1, d__B__2" in out and "Pop" not in out and "0.9000" not in out
 
 

@@ -1,17 +1,19 @@
 """How far a run's kept checkpoint stands above its own validation curve.
 
     python -m recbole_hier.benchmark.curves --suite long [--results results] [--only DATASET[,...]]
-        [--models NAME[,...]] [--window 5] [--cap 40]
+        [--models NAME[,...]] [--window 5] [--cap 40] [--patience 5]
 
 Early stopping keeps the checkpoint of the highest validation score, so a curve that moves
 a lot from one validation to the next is kept at one of its peaks: a figure of selection
 noise, not of the model. From the validation curves that run records keep (``valid_scores``:
-``[epoch, score]`` at each validation), this prints per finished run with more than two validations: the best validation
-and its epoch; the median of the validations within ``--window`` of it (the curve's level
+``[epoch, score]`` at each validation), this prints per finished run with more than two
+validations: the best validation and its epoch; the median of the validations within ``--window`` of it (the curve's level
 there, which one lucky validation does not move); the spike (best minus that median); the
 standard deviation of the change from one validation to the next over the curve's last two
 thirds; the best validation within the first ``--cap`` epochs (what a shorter epoch cap would
-have kept; n/a where the curve starts at a resume); and the kept checkpoint's test NDCG@10. Then the mean of each column per model.
+have kept) and the one early stopping would have kept with a patience of ``--patience``
+validations (n/a where the curve starts at a resume); and the kept checkpoint's test
+NDCG@10. Then the mean of each column per model.
 Runs whose records predate the curves are named and left out.
 """
 
@@ -22,15 +24,15 @@ import os
 
 import numpy as np
 
-COLUMNS = ("best", "best epoch", "level", "spike", "step sd", "best by cap", "test")
+COLUMNS = ("best", "best epoch", "level", "spike", "step sd", "best by cap", "best by patience", "test")
 
 
-def curve_figures(valid_scores, window=5, cap=40):
+def curve_figures(valid_scores, window=5, cap=40, patience=5):
     """The figures of the module docstring for one curve ``[[epoch, score], ...]`` (epochs
     0-based), as a dict; ``window`` counts validations each side of the best one."""
     epochs = np.array([e for e, _ in valid_scores])
     scores = np.array([s for _, s in valid_scores], dtype=float)
-    best = int(scores.argmax())  # the first of equal maxima, as early stopping keeps it
+    best = len(scores) - 1 - int(scores[::-1].argmax())  # the last of equal maxima, as RecBole keeps it
     around = scores[max(0, best - window): best + window + 1]
     late = scores[len(scores) // 3:]
     early = scores[epochs < cap]
@@ -42,7 +44,22 @@ def curve_figures(valid_scores, window=5, cap=40):
         "step sd": float(np.diff(late).std()) if len(late) > 2 else float("nan"),
         # a curve that starts at a resume does not know the epochs before it
         "best by cap": float(early.max()) if len(early) and epochs[0] == 0 else float("nan"),
+        "best by patience": _early_stopped(scores, patience) if epochs[0] == 0 else float("nan"),
     }
+
+
+def _early_stopped(scores, patience):
+    """The best score early stopping would keep had it stopped after ``patience`` validations
+    without a new best (RecBole's rule: a score equal to the best counts as one)."""
+    best, since = scores[0], 0
+    for score in scores[1:]:
+        if score >= best:
+            best, since = score, 0
+        else:
+            since += 1
+            if since > patience:
+                break
+    return float(best)
 
 
 def load_runs(runs_dir, datasets=None, models=None):
@@ -60,7 +77,7 @@ def load_runs(runs_dir, datasets=None, models=None):
     return sorted(runs, key=lambda r: (r["dataset"], r["name"], r["seed"]))
 
 
-def table(runs, window=5, cap=40):
+def table(runs, window=5, cap=40, patience=5):
     """``(lines, runs without a curve)``: a markdown table of each run with a curve, then
     the per-model means."""
     head = "| dataset | model | seed | " + " | ".join(COLUMNS) + " |"
@@ -74,7 +91,7 @@ def table(runs, window=5, cap=40):
             continue
         if len(curve) < 3:
             continue  # a model without training (Pop) validates once: nothing to select from
-        row = {**curve_figures(curve, window, cap), "test": run["test"]["ndcg@10"]}
+        row = {**curve_figures(curve, window, cap, patience), "test": run["test"]["ndcg@10"]}
         by_model.setdefault((run["dataset"], run["name"]), []).append(row)
         lines.append(f"| {run['dataset']} | {run['name']} | {run['seed']} | "
                      + " | ".join(_cell(row[c], c) for c in COLUMNS) + " |")
@@ -104,12 +121,13 @@ def main(argv=None):
     parser.add_argument("--models", default=None, help="comma-separated suite model names")
     parser.add_argument("--window", type=int, default=5, help="validations each side of the best one")
     parser.add_argument("--cap", type=int, default=40, help="epoch cap for the 'best by cap' column")
+    parser.add_argument("--patience", type=int, default=5, help="patience for the 'best by patience' column")
     args = parser.parse_args(argv)
     runs_dir = os.path.join(args.results, args.suite, "runs")
     if not os.path.isdir(runs_dir):
         parser.error(f"no runs folder {runs_dir!r}: --suite names a folder under --results (e.g. long)")
     split = (lambda text: set(text.split(",")) if text else None)
-    lines, missing = table(load_runs(runs_dir, split(args.only), split(args.models)), args.window, args.cap)
+    lines, missing = table(load_runs(runs_dir, split(args.only), split(args.models)), args.window, args.cap, args.patience)
     print("\n".join(lines))
     if missing:
         print(f"\nno curve holding the kept checkpoint (stored before records kept curves, or resumed from "
