@@ -12,7 +12,9 @@ timestamp and, for numeric item tokens, the share of those tied pairs whose item
 rises (RecBole's sort by time is stable, so ties keep the loaded order: the file's, or
 the one ``rm_dup_inter``'s re-sort left; a file sorted by item within a timestamp orders
 each tie by token, an order no model should learn from), and the share of test targets
-tied in time with the history's last item (whose order the data, not the user, decided).
+tied in time with the history's last item (whose order the data, not the user, decided),
+and of validation targets likewise (a model that reads the last item well gains most where
+they differ).
 """
 
 import argparse
@@ -48,6 +50,10 @@ def measure(dataset):
         out["tied_share"] = float(tied.sum() / max(same_user.sum(), 1))
         target = np.flatnonzero(np.r_[~same_user, True])  # each user's last interaction
         out["test_tied_share"] = float(np.mean(tied[target[target > 0] - 1]))
+        # the validation target (each user's second-to-last interaction) against the one before it
+        valid = target[target > 1] - 1
+        valid = valid[same_user[valid - 1] & same_user[valid]]
+        out["valid_tied_share"] = float(np.mean(tied[valid - 1])) if len(valid) else float("nan")
         tokens = dataset.field2id_token[dataset.iid_field][items[order]]
         try:
             numeric = tokens.astype(np.int64)
@@ -90,7 +96,8 @@ def main(argv=None):
         rising = (f"; item token rising within them: {out['tied_rising_share']:.1%}"
                   if "tied_rising_share" in out else "")
         print(f"consecutive interactions of a user with the same timestamp: {out['tied_share']:.1%}{rising}; "
-              f"test targets at the time of the history's last item: {out['test_tied_share']:.1%}")
+              f"test targets at the time of the history's last item: {out['test_tied_share']:.1%}; "
+              f"validation targets: {out['valid_tied_share']:.1%}")
     return out
 
 
