@@ -7,22 +7,23 @@ Early stopping keeps the checkpoint of the highest validation score, so a curve 
 a lot from one validation to the next is kept at one of its peaks: a figure of selection
 noise, not of the model. From the validation curves that run records keep (``valid_scores``:
 ``[epoch, score]`` at each validation), this prints per finished run with more than two
-validations: the best validation and its epoch; the median of the validations within ``--window`` of it (the curve's level
-there, which one lucky validation does not move); the spike (best minus that median); the
-standard deviation of the change from one validation to the next over the curve's last two
-thirds; the best validation within the first ``--cap`` epochs (what a shorter epoch cap would
+validations: the best validation and its epoch; the median of the validations within
+``--window`` of it (the curve's level there, which one lucky validation does not move); the
+spike (best minus that median); the standard deviation of the change from one validation to
+the next over the curve's last two thirds; the best validation within the first ``--cap`` epochs (what a shorter epoch cap would
 have kept) and the one early stopping would have kept with a patience of ``--patience``
 validations (n/a where the curve starts at a resume); and the kept checkpoint's test
-NDCG@10. Then the mean of each column per model.
-Runs whose records predate the curves are named and left out.
+NDCG@10. Then the mean of each column per model. Runs whose records predate the curves are
+named and left out.
 """
 
 import argparse
-import glob
-import json
 import os
 
 import numpy as np
+from recbole.utils import early_stopping
+
+from recbole_hier.benchmark.store import RunStore
 
 COLUMNS = ("best", "best epoch", "level", "spike", "step sd", "best by cap", "best by patience", "test")
 
@@ -50,31 +51,24 @@ def curve_figures(valid_scores, window=5, cap=40, patience=5):
 
 def _early_stopped(scores, patience):
     """The best score early stopping would keep had it stopped after ``patience`` validations
-    without a new best (RecBole's rule: a score equal to the best counts as one)."""
+    without a new best (RecBole's own rule, which counts a score equal to the best as one)."""
     best, since = scores[0], 0
     for score in scores[1:]:
-        if score >= best:
-            best, since = score, 0
-        else:
-            since += 1
-            if since > patience:
-                break
+        best, since, stop, _ = early_stopping(score, best, since, max_step=patience)
+        if stop:
+            break
     return float(best)
 
 
 def load_runs(runs_dir, datasets=None, models=None):
     """Finished run records of a suite's ``runs_dir``, optionally of some datasets and models,
     sorted by dataset, model and seed (tuning runs, named ``model@key=value``, left out)."""
-    runs = []
-    for path in sorted(glob.glob(os.path.join(runs_dir, "*.json"))):
-        with open(path) as handle:
-            record = json.load(handle)
-        if "@" in os.path.basename(path):
-            continue
-        if datasets and record["dataset"] not in datasets or models and record["name"] not in models:
-            continue
-        runs.append(record)
-    return sorted(runs, key=lambda r: (r["dataset"], r["name"], r["seed"]))
+    store = RunStore(runs_dir)
+    keys = sorted(name[: -len(".json")] for name in os.listdir(runs_dir) if name.endswith(".json"))
+    runs = [store.load(key) for key in keys if "@" not in key]
+    return sorted((r for r in runs if (not datasets or r["dataset"] in datasets)
+                   and (not models or r["name"] in models)),
+                  key=lambda r: (r["dataset"], r["name"], r["seed"]))
 
 
 def table(runs, window=5, cap=40, patience=5):
