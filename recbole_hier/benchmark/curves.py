@@ -3,18 +3,18 @@
     python -m recbole_hier.benchmark.curves --suite long [--results results] [--only DATASET[,...]]
         [--models NAME[,...]] [--window 5] [--cap 40] [--patience 5]
 
-Early stopping keeps the checkpoint of the highest validation score, so a curve that moves
-a lot from one validation to the next is kept at one of its peaks: a figure of selection
-noise, not of the model. From the validation curves that run records keep (``valid_scores``:
+Early stopping keeps the checkpoint of the highest validation score, so a curve that moves a
+lot from one validation to the next is kept at one of its peaks: a figure of selection noise,
+not of the model. From the validation curves that run records keep (``valid_scores``:
 ``[epoch, score]`` at each validation), this prints per finished run with more than two
 validations: the best validation and its epoch; the median of the validations within
 ``--window`` of it (the curve's level there, which one lucky validation does not move); the
 spike (best minus that median); the standard deviation of the change from one validation to
-the next over the curve's last two thirds; the best validation within the first ``--cap`` epochs (what a shorter epoch cap would
-have kept) and the one early stopping would have kept with a patience of ``--patience``
-validations (n/a where the curve starts at a resume); and the kept checkpoint's test
-NDCG@10. Then the mean of each column per model. Runs whose records predate the curves are
-named and left out.
+the next over the curve's last two thirds; the best validation within the first ``--cap``
+epochs (what a shorter epoch cap would have kept) and the one early stopping would have kept
+with a patience of ``--patience`` validations (n/a where the curve starts at a resume); and
+the kept checkpoint's test NDCG@10. Then the mean of each column per model. Runs whose records
+predate the curves are named and left out.
 """
 
 import argparse
@@ -121,7 +121,8 @@ def main(argv=None):
     if not os.path.isdir(runs_dir):
         parser.error(f"no runs folder {runs_dir!r}: --suite names a folder under --results (e.g. long)")
     split = (lambda text: set(text.split(",")) if text else None)
-    lines, missing = table(load_runs(runs_dir, split(args.only), split(args.models)), args.window, args.cap, args.patience)
+    runs = load_runs(runs_dir, split(args.only), split(args.models))
+    lines, missing = table(runs, args.window, args.cap, args.patience)
     print("\n".join(lines))
     if missing:
         print(f"\nno curve holding the kept checkpoint (stored before records kept curves, or resumed from "
