@@ -11,6 +11,7 @@ import os
 
 from recbole_hier.config import package_model_yaml
 from recbole_hier.files import write_text
+from recbole_hier.known_keys import PACKAGE_KEYS
 from recbole_hier.presets import REPO
 from recbole_hier.registry import plugin_models
 
@@ -19,7 +20,8 @@ KEYS_DOC = os.path.join(REPO, "docs", "keys.md")
 _INTRO = """\
 # Configuration keys
 
-Generated from the declarations (`recbole_hier/model/{hierrec,baselines}/keys.py`, `text_keys.py`) by
+Generated from the declarations (`recbole_hier/model/{hierrec,baselines}/keys.py`, `text_keys.py`,
+`known_keys.py`) by
 `python -m recbole_hier.keydocs`, with each model's `recbole_hier/properties/model/<Model>.yaml`;
 edit the declaration, not this file. Every key has a type and, where it matters, a range; a
 run checks them all before it reads any data (booleans accept `true/false`, `yes/no`, `1/0`),
@@ -39,6 +41,7 @@ def keys_document():
     sections = [_INTRO]
     for name, keys in documented_models().items():
         sections.append(f"## {name}\n\n{keys.markdown()}")
+    sections.append(f"## Every model (RecBole's too)\n\n{PACKAGE_KEYS.markdown()}")
     return "\n".join(sections)
 
 

@@ -49,6 +49,9 @@ PACKAGE_KEYS = KeySet("recbole_hier", [
     Key("cold_item_ratio", "float", 0.0, "Fraction of items held out of training entirely (the cold-item "
         "protocol, data/cold_items.py); 0 = none.", low=0.0, high=1.0, high_open=True),
     Key("cold_item_seed", "int", 0, "Seed of the draw of cold items (the same items for every model and seed)."),
+    Key("weight_average_epochs", "float", 0.0, "Validate, keep and score an exponential moving average of the "
+        "trained weights whose time constant is this many epochs (weight_average.py); 0 = the weights as trained.",
+        low=0.0),
 ])
 
 

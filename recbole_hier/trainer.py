@@ -1,5 +1,5 @@
-"""Trainers: RecBole's, with pickle-free checkpoints and a working CPU/DDP path, plus
-HierRec's KL annealing hook."""
+"""Trainers: RecBole's, with pickle-free checkpoints, a working CPU/DDP path and weight
+averaging (``weight_average.py``), plus HierRec's KL annealing hook."""
 
 import os
 import uuid
@@ -11,6 +11,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from recbole_hier.checkpoint import (CheckpointError, check_data, config_state, load_checkpoint, load_weights,
                                      save_checkpoint)
+from recbole_hier.weight_average import WeightAverageMixin
 
 
 class SafeCheckpointMixin:
@@ -150,15 +151,16 @@ class LanguageModelGroupMixin:
 
 
 def with_safe_checkpoints(trainer_class):
-    """``trainer_class`` with the checkpoint and distributed fixes (and the language model's
-    optimizer group) in front of it."""
+    """``trainer_class`` with the checkpoint and distributed fixes (and weight averaging, the
+    language model's optimizer group) in front of it."""
     if issubclass(trainer_class, SafeCheckpointMixin):
         return trainer_class
-    return type(trainer_class.__name__,
-                (SafeCheckpointMixin, DistributedFixesMixin, LanguageModelGroupMixin, trainer_class), {})
+    return type(trainer_class.__name__, (WeightAverageMixin, SafeCheckpointMixin, DistributedFixesMixin,
+                                         LanguageModelGroupMixin, trainer_class), {})
 
 
-class HierRecTrainer(SafeCheckpointMixin, DistributedFixesMixin, LanguageModelGroupMixin, Trainer):
+class HierRecTrainer(WeightAverageMixin, SafeCheckpointMixin, DistributedFixesMixin, LanguageModelGroupMixin,
+                     Trainer):
     """RecBole's trainer plus the KL-annealing hook of HierRec's VAE head.
 
     Before every optimisation step the model's KL weight is set to

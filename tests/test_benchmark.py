@@ -260,11 +260,13 @@ def test_stopping_the_runner_stops_its_run(tiny_data, tiny_bert, tmp_path, jobs)
             runner.kill()
 
 
-def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, tiny_bert, tmp_path):
+@pytest.mark.parametrize("averaging", [{}, {"weight_average_epochs": 1.0}])
+def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, tiny_bert, tmp_path, averaging):
     """Progress saved at each validation restores weights, optimizer, counters and every RNG:
-    a run paused twice ends exactly where one process would have (dropout and the VAE draw)."""
+    a run paused twice ends exactly where one process would have (dropout and the VAE draw),
+    with weight averaging too (the raw weights train on, the average is validated and kept)."""
     path = write_suite(tmp_path, tiny_data, tiny_bert, config_changes={"epochs": 3, "stopping_step": 10})
-    spec = Plan.load(path).seeded_runs("tiny", "HierRec", {"learning_rate": 0.01})[0]
+    spec = Plan.load(path).seeded_runs("tiny", "HierRec", {"learning_rate": 0.01, **averaging})[0]
     whole_dir, paused_dir = str(tmp_path / "whole"), str(tmp_path / "paused")
     assert run_one(spec, RunStore(whole_dir))[1] == "ran"
     progress = RunStore(paused_dir).progress_dir(spec.key)
@@ -278,6 +280,7 @@ def test_a_paused_run_resumes_to_the_record_of_an_uninterrupted_run(tiny_data, t
         assert list(stored["frozen"]) == ["items.text"] and stored["frozen"]["items.text"].shape[1] == 8
         assert "items.text" not in stored["state_dict"] and "items.adaptor.weight" in stored["state_dict"]
         assert "optimizer" in stored and "optimizer" not in stored["best"]  # training resumes from the former
+        assert ("training_weights" in stored) == bool(averaging) and "training_weights" not in stored["best"]
         # the leaderboard says where a part-way run stands, from its saved progress
         from recbole_hier.benchmark.report import _part_way_lines
 

@@ -150,9 +150,11 @@ def resumable(trainer_class, progress_dir, run_config, deadline=None, process_in
             frozen = frozen_names(self.model)
             if best:
                 # the best weights score the test and make the kept checkpoint; training goes
-                # on from the current state, so the best one's optimizer state is not kept
+                # on from the current state, so the best one's optimizer state (and raw weights
+                # under weight averaging) are not kept
                 best = {**best, "state_dict": without_frozen(best["state_dict"], frozen)}
                 best.pop("optimizer", None)
+                best.pop("training_weights", None)
             state = self.checkpoint_state(epoch_idx)
             save_checkpoint({
                 **state,
