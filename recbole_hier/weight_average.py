@@ -35,7 +35,11 @@ class WeightAverageMixin:
         self.average_updates = 0
         self.steps_per_epoch = None  # set by each training epoch
         if self.average_epochs > 0:
-            self.average = {name: param.detach().clone() for name, param in _trained(self.model)}
+            trained = _trained(self.model)
+            self.average = {name: param.detach().clone() for name, param in trained}
+            # paired once per run: a step's update is one fused call over these lists
+            self._averaged = [self.average[name] for name, _ in trained]
+            self._params = [param for _, param in trained]
             self.optimizer.register_step_post_hook(lambda *_: self._update_average())
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
@@ -46,8 +50,7 @@ class WeightAverageMixin:
     def _update_average(self):
         decay = 1.0 - 1.0 / max(1.0, self.average_epochs * self.steps_per_epoch)
         decay = min(decay, (1 + self.average_updates) / (10 + self.average_updates))
-        names, params = zip(*_trained(self.model))
-        torch._foreach_lerp_([self.average[name] for name in names], [p.detach() for p in params], 1.0 - decay)
+        torch._foreach_lerp_(self._averaged, self._params, 1.0 - decay)
         self.average_updates += 1
 
     @torch.no_grad()
@@ -86,7 +89,8 @@ class WeightAverageMixin:
         trained = _trained(self.model)
         if self.average is not None:
             # a checkpoint saved without averaging starts the average at its weights
-            self.average = {name: param.detach().clone() for name, param in trained}
+            for name, param in trained:
+                self.average[name].copy_(param)
             self.average_updates = int(checkpoint.get("weight_average_updates", 0))
         if raw is not None:
             missing = sorted(name for name, _ in trained if name not in raw)
