@@ -16,7 +16,7 @@ import run_recbole_hier
 from recbole_hier.benchmark.__main__ import main
 from recbole_hier.benchmark import stats
 from recbole_hier.checkpoint import load_checkpoint, save_checkpoint
-from recbole_hier.benchmark.plan import Plan, RunSpec, SuiteError
+from recbole_hier.benchmark.plan import Plan, RunSpec, SuiteError, grid_edges
 from recbole_hier.benchmark.report import _cap_lines
 from recbole_hier.benchmark.runner import run_one, threads_per_run
 from recbole_hier.benchmark.store import RunStore
@@ -179,6 +179,15 @@ def test_suite_tuning_is_validated(tmp_path):
         path.write_text(yaml.safe_dump({**base, "models": models}))
         with pytest.raises(SuiteError, match=message):
             Plan.load(str(path))
+
+
+def test_a_choice_at_the_edge_of_a_grid_is_flagged():
+    grid = {"learning_rate": [0.001, 0.0005, 0.002], "hidden_size": [32, 64], "softmax": ["full", "a", "b"]}
+    assert grid_edges(grid, {"learning_rate": 0.0005, "hidden_size": 64, "softmax": "a"}) == [("learning_rate", "lowest")]
+    assert grid_edges(grid, {"learning_rate": 0.002, "hidden_size": 32, "softmax": "b"}) == [("learning_rate", "highest")]
+    # an inner point is no edge; two values make every choice an edge, so they are not flagged
+    assert grid_edges(grid, {"learning_rate": 0.001, "hidden_size": 32, "softmax": "full"}) == []
+    assert grid_edges({"vae": [True, False, True]}, {"vae": True}) == []
 
 
 def test_suite_precedence_and_filters(tmp_path):

@@ -108,6 +108,24 @@ def grid_points(grid):
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
+def grid_edges(grid, point):
+    """The numeric keys of ``grid`` (three values or more) whose value at ``point`` is the
+    lowest or highest the grid tries: ``[(key, "lowest" | "highest")]``. A choice there says
+    the optimum may lie outside the grid (with two values every choice is an edge, so
+    those keys are not flagged)."""
+    edges = []
+    for key in sorted(grid):
+        values = grid[key]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if not numeric or len(set(values)) < 3 or key not in point:
+            continue
+        if point[key] == min(values):
+            edges.append((key, "lowest"))
+        elif point[key] == max(values):
+            edges.append((key, "highest"))
+    return edges
+
+
 def point_tag(point):
     return ",".join(f"{k}={point[k]}" for k in sorted(point))
 

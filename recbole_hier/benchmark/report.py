@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from recbole_hier.benchmark import rescore, stats
-from recbole_hier.benchmark.plan import point_tag, validation_score
+from recbole_hier.benchmark.plan import grid_edges, point_tag, validation_score
 from recbole_hier.files import atomic_path, write_json, write_text
 
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20")
@@ -184,7 +184,11 @@ def _tuning_lines(plan, store, dataset, grid_pairs):
         chosen = plan.chosen_point(dataset, name, store) if finished else None
         cells = [(f"**{point_tag(spec.point)}: {validation_score(r):.4f}**" if spec.point == chosen
                   else f"{point_tag(spec.point)}: {validation_score(r):.4f}") for spec, r in mine]
-        lines.append(f"- {name}: " + ", ".join(cells) + ("" if finished else f" ({len(mine)} of {points} finished)"))
+        edges = grid_edges(plan.own_grid(name), chosen) if chosen else []
+        edge_note = "".join(f"; the choice is the grid's {side} {key}, so the optimum may lie "
+                            f"{'below' if side == 'lowest' else 'above'} the grid" for key, side in edges)
+        lines.append(f"- {name}: " + ", ".join(cells) + ("" if finished else f" ({len(mine)} of {points} finished)")
+                     + edge_note)
     tuned = plan.tuning["datasets"]
     others = [d for d in plan.datasets if d not in tuned]
     if others:
