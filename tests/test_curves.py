@@ -33,6 +33,13 @@ def test_a_shorter_patience_stops_where_recbole_would():
     assert curves.curve_figures(ties)["best epoch"] == 2
 
 
+def test_the_longest_wait_counts_validations_until_a_new_best_came():
+    # new bests (ties count) at validations 0, 2, 5, 6: waits 2, 3, 1; the trailing misses never ended
+    curve = [[e, s] for e, s in enumerate([0.5, 0.4, 0.5, 0.3, 0.3, 0.6, 0.7, 0.1, 0.1, 0.1, 0.1, 0.1])]
+    assert curves.curve_figures(curve)["longest wait"] == 3
+    assert curves.curve_figures([[0, 0.9], [1, 0.1], [2, 0.2]])["longest wait"] == 0
+
+
 def test_curve_figures_of_a_resumed_curve_do_not_claim_the_epochs_before_it():
     got = curves.curve_figures([[20, 0.5], [21, 0.7], [22, 0.6]], window=5, cap=40)
     assert got["best epoch"] == 21 and math.isnan(got["best by cap"]) and math.isnan(got["best by patience"])
@@ -60,9 +67,9 @@ def test_table_names_runs_without_a_curve_holding_their_checkpoint(tmp_path, cap
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| d |")]
     assert [row.split(" | ")[1:3] for row in rows] == [["A", "1"], ["A", "2"], ["**A**", "mean of 2"]]
-    # the mean row: best (0.3 + 0.5) / 2, spike ((0.3 - 0.2) + (0.5 - 0.2)) / 2, test 0.30
+    # the mean row: best (0.3 + 0.5) / 2, spike ((0.3 - 0.2) + (0.5 - 0.2)) / 2, longest wait 1, test 0.30
     mean = rows[-1].split(" | ")
-    assert mean[3] == "0.4000" and mean[6] == "0.2000" and mean[10] == "0.3000 |"
+    assert mean[3] == "0.4000" and mean[6] == "0.2000" and mean[10] == "1.0" and mean[11] == "0.3000 |"
     assert "d__B__1, d__B__2" in out and "Pop" not in out and "0.9000" not in out
 
 

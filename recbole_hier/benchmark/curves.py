@@ -12,8 +12,10 @@ validations: the best validation and its epoch; the median of the validations wi
 spike (best minus that median); the standard deviation of the change from one validation to
 the next over the curve's last two thirds; the best validation within the first ``--cap``
 epochs (what a shorter epoch cap would have kept) and the one early stopping would have kept
-with a patience of ``--patience`` validations (n/a where the curve starts at a resume); and
-the kept checkpoint's test NDCG@10. Then the mean of each column per model. Runs whose records
+with a patience of ``--patience`` validations (n/a where the curve starts at a resume); the
+longest wait, the most validations the curve went without a new best before one came (RecBole's
+rule: a score equal to the best counts as one), where a wait close to the run's patience says that
+a longer patience could have kept a later checkpoint; and the kept checkpoint's test NDCG@10. Then the mean of each column per model. Runs whose records
 predate the curves are named and left out.
 """
 
@@ -25,7 +27,8 @@ from recbole.utils import early_stopping
 
 from recbole_hier.benchmark.store import RunStore
 
-COLUMNS = ("best", "best epoch", "level", "spike", "step sd", "best by cap", "best by patience", "test")
+COLUMNS = ("best", "best epoch", "level", "spike", "step sd", "best by cap", "best by patience", "longest wait",
+           "test")
 
 
 def curve_figures(valid_scores, window=5, cap=40, patience=5):
@@ -46,7 +49,18 @@ def curve_figures(valid_scores, window=5, cap=40, patience=5):
         # a curve that starts at a resume does not know the epochs before it
         "best by cap": float(early.max()) if len(early) and epochs[0] == 0 else float("nan"),
         "best by patience": _early_stopped(scores, patience) if epochs[0] == 0 else float("nan"),
+        "longest wait": _longest_wait(scores),
     }
+
+
+def _longest_wait(scores):
+    """The most validations between one new best and the next, by RecBole's rule (a score equal
+    to the best is a new best); 0 where no later validation made a new best."""
+    best, last, longest = scores[0], 0, 0
+    for i, score in enumerate(scores[1:], start=1):
+        if score >= best:
+            best, longest, last = score, max(longest, i - last), i
+    return longest
 
 
 def _early_stopped(scores, patience):
@@ -104,7 +118,7 @@ def _mean(values):
 def _cell(value, column):
     if np.isnan(value):
         return "n/a"
-    return f"{value:.1f}" if column == "best epoch" else f"{value:.4f}"
+    return f"{value:.1f}" if column in ("best epoch", "longest wait") else f"{value:.4f}"
 
 
 def main(argv=None):
