@@ -731,7 +731,7 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
     assert row["test 5-9"] == pytest.approx(0.6) and row["ref 5-9"] == pytest.approx(0.7)
     assert row["test cold"] == pytest.approx(0.4) and row["ref cold"] == pytest.approx(0.0)
     # higher on validation, but no seed kept validation users to test it over
-    line = "| s | a | M-x (hidden_size: 1) | 2 | 0.3500 | 0.2750 | n/a | untested | 0.3500 | 0.2750 | +27.3% |"
+    line = "| s | a | M-x (hidden_size: 1) | 2 | 0.3500 | 0.2750 | +27.3% | n/a | untested | 0.3500 | 0.2750 | +27.3% |"
     assert line in capsys.readouterr().out and line in (tmp_path / "levers.md").read_text()
     # over validation users where every run at those seeds kept them; n/a where one did not
     users = [f"u{i}" for i in range(12)]
@@ -747,7 +747,7 @@ def test_the_lever_table_compares_each_variant_with_the_reference_at_the_seeds_b
     store.write("a__M__2", {**store.load("a__M__2"), "per_user_valid": {"user": users}})
     row = levers.write_levers([str(path)], str(tmp_path))[0]
     assert row["p valid users"] is None and row["valid user seeds"] == []
-    assert "| 0.2750 | n/a | untested | 0.3500 |" in (tmp_path / "levers.md").read_text()
+    assert "| 0.2750 | +27.3% | n/a | untested | 0.3500 |" in (tmp_path / "levers.md").read_text()
 
 
 def test_breakdown_tests_pair_the_users_of_each_group():

@@ -8,7 +8,7 @@ one and each dataset it prints, at the seeds both ran: validation and test NDCG@
 lever and of the reference, the Wilcoxon p over validation users (what a lever is decided
 on, with the validation means; blank for runs stored before records kept each validation
 user's NDCG@10), whether the lever wins on validation by the rule that decides it
-(:func:`wins_on_validation`), the change on test, the Wilcoxon p over test users, and test
+(:func:`wins_on_validation`), the relative change on validation and on test, the Wilcoxon p over test users, and test
 NDCG@10 on targets with 0-4 and 5-9 training interactions and, under the cold-item protocol,
 on cold targets. Suites default to every ``properties/benchmark/*.yaml``. Written to the ``--levers`` file, the
 table replaces the file's table and keeps its notes from the heading ``RETIRED`` on (the
@@ -24,7 +24,8 @@ from recbole_hier.benchmark.store import RunStore
 from recbole_hier.files import write_text
 
 RETIRED = "## Retired switches"
-HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | p valid users | wins on valid | test | test ref "
+HEADER = ("| suite | dataset | lever | seeds | valid | valid ref | valid change | p valid users | wins on valid "
+          "| test | test ref "
           "| change | p users | test 0-4 | ref 0-4 | test 5-9 | ref 5-9 | test cold | ref cold |")
 
 
@@ -59,6 +60,11 @@ def _cell(value):
     return "" if value is None else f"{value:.4f}"
 
 
+def _change(value, reference):
+    """The relative change of ``value`` over ``reference``, blank where either is unknown."""
+    return "" if value is None or not reference else f"{(value - reference) / reference:+.1%}"
+
+
 def _valid_users_cell(row):
     """p over validation users, naming its seeds where they are fewer than the row's (runs
     stored before records kept validation users have none)."""
@@ -82,10 +88,10 @@ def markdown(rows):
     lines = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for r in rows:
         settings = ", ".join(f"{k}: {v}" for k, v in r["config"].items())
-        change = (r["test"] - r["test ref"]) / r["test ref"]
         cells = [r["suite"], r["dataset"], f"{r['lever']} ({settings})" if settings else r["lever"],
                  ",".join(map(str, r["seeds"])), _cell(r["valid"]), _cell(r["valid ref"]),
-                 _valid_users_cell(r), wins_on_validation(r), _cell(r["test"]), _cell(r["test ref"]), f"{change:+.1%}",
+                 _change(r["valid"], r["valid ref"]), _valid_users_cell(r), wins_on_validation(r),
+                 _cell(r["test"]), _cell(r["test ref"]), _change(r["test"], r["test ref"]),
                  stats.format_p(r["p users"])]
         cells += [_cell(r[f"{side} {g}"]) for g in ("0-4", "5-9", "cold") for side in ("test", "ref")]
         lines.append("| " + " | ".join(cells) + " |")
