@@ -14,9 +14,10 @@ the next over the curve's last two thirds; the best validation within the first 
 epochs (what a shorter epoch cap would have kept) and the one early stopping would have kept
 with a patience of ``--patience`` validations (n/a where the curve starts at a resume); the
 longest wait, the most validations the curve went without a new best before one came (RecBole's
-rule: a score equal to the best counts as one), where a wait close to the run's patience says that
-a longer patience could have kept a later checkpoint; and the kept checkpoint's test NDCG@10. Then the mean of each column per model. Runs whose records
-predate the curves are named and left out.
+rule: a score equal to the best counts as one), where a wait close to the run's patience says
+that a longer patience could have kept a later checkpoint; and the kept checkpoint's test
+NDCG@10. Then the mean of each column per model. Runs whose records predate the curves are
+named and left out.
 """
 
 import argparse
@@ -54,12 +55,14 @@ def curve_figures(valid_scores, window=5, cap=40, patience=5):
 
 
 def _longest_wait(scores):
-    """The most validations between one new best and the next, by RecBole's rule (a score equal
-    to the best is a new best); 0 where no later validation made a new best."""
-    best, last, longest = scores[0], 0, 0
-    for i, score in enumerate(scores[1:], start=1):
-        if score >= best:
-            best, longest, last = score, max(longest, i - last), i
+    """The most validations between one new best and the next, by RecBole's own rule (as
+    :func:`_early_stopped`); 0 where no later validation made a new best."""
+    best, since, longest = scores[0], 0, 0
+    for score in scores[1:]:
+        missed = since
+        best, since, _, new_best = early_stopping(score, best, since, max_step=len(scores))
+        if new_best:
+            longest = max(longest, missed + 1)
     return longest
 
 

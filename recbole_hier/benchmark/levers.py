@@ -8,8 +8,8 @@ one and each dataset it prints, at the seeds both ran: validation and test NDCG@
 lever and of the reference, the Wilcoxon p over validation users (what a lever is decided
 on, with the validation means; blank for runs stored before records kept each validation
 user's NDCG@10), whether the lever wins on validation by the rule that decides it
-(:func:`wins_on_validation`), the relative change on validation and on test, the Wilcoxon p over test users, and test
-NDCG@10 on targets with 0-4 and 5-9 training interactions and, under the cold-item protocol,
+(:func:`wins_on_validation`), the relative change on validation and on test, the Wilcoxon p
+over test users, and test NDCG@10 on targets with 0-4 and 5-9 training interactions and, under the cold-item protocol,
 on cold targets. Suites default to every ``properties/benchmark/*.yaml``. Written to the ``--levers`` file, the
 table replaces the file's table and keeps its notes from the heading ``RETIRED`` on (the
 switches taken out of the package, whose rows left the suites with them).
